@@ -1,0 +1,3 @@
+from hideseek.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""``hideseek phantom`` and ``hideseek data check``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_data_arguments", "register"]
+
+
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """``DATA`` (pack folder or COVIDx split files) and ``--images``."""
+    p.add_argument("data", metavar="DATA", nargs="+",
+                   help="dataset folder (manifest.csv + images/) or COVIDx split file(s)")
+    p.add_argument("--images", metavar="DIR", help="images folder for COVIDx split files")
+
+
+def load_data_arg(args: argparse.Namespace, require_label: bool = True) -> Any:
+    """Load the dataset named on the command line."""
+    from hideseek.data import load_dataset
+
+    data = args.data if len(args.data) > 1 else args.data[0]
+    return load_dataset(data, images=args.images, require_label=require_label)
+
+
+def _phantom(args: argparse.Namespace) -> int:
+    from hideseek.data.phantom import PhantomConfig, write_phantom_dataset
+
+    try:
+        cfg = PhantomConfig(scenario=args.scenario, n=args.n, size=args.size,
+                            correlation=args.correlation, seed=args.seed)
+    except ValueError as exc:
+        from hideseek.errors import HideseekError
+
+        raise HideseekError(str(exc)) from exc
+    records = write_phantom_dataset(args.out, cfg)
+    print(f"wrote {len(records)} {args.scenario} phantoms to {args.out}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from hideseek.data.check import check_dataset, format_report
+
+    data = load_data_arg(args, require_label=False)
+    report = check_dataset(data, decode=not args.no_decode)
+    print(format_report(report))
+    return 0 if report.ok else 1
+
+
+def register(sub: Any) -> None:
+    """Add the data subcommands."""
+    p = sub.add_parser("phantom", help="write a synthetic CXR dataset with a known answer")
+    p.add_argument("--scenario", choices=["lungs", "shortcut", "both"], default="lungs")
+    p.add_argument("--n", type=int, default=300, help="number of images (default 300)")
+    p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
+    p.add_argument("--correlation", type=float, default=1.0,
+                   help="P(source artefact matches the label), shortcut/both (default 1.0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.set_defaults(handler=_phantom)
+
+    d = sub.add_parser("data", help="inspect datasets")
+    dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    c = dsub.add_parser("check", help="counts per label x source x split, unreadable files, "
+                        "patient overlap; exits non-zero on problems")
+    add_data_arguments(c)
+    c.add_argument("--no-decode", action="store_true", help="skip decoding every image")
+    c.set_defaults(handler=_check)

@@ -1,0 +1,142 @@
+"""``hideseek segment train | eval | predict``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
+from hideseek.errors import HideseekError
+
+__all__ = ["register"]
+
+
+def _runtime(args: argparse.Namespace) -> Any:
+    from hideseek.runtime import Runtime
+
+    return Runtime.auto(device=args.device, amp=False if args.no_amp else None)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from hideseek.segmentation.train import SegTrainConfig, train_segmenter
+
+    cfg = SegTrainConfig(image_size=args.image_size, depth=args.depth, base=args.base,
+                         batch_norm=not args.no_batch_norm, epochs=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, dice_weight=args.dice_weight,
+                         augment=not args.no_augment, seed=args.seed, workers=args.workers)
+    if args.paper:
+        cfg.image_size, cfg.depth, cfg.base, cfg.batch_norm, cfg.batch_size = 512, 5, 64, False, 1
+        cfg.dice_weight = 0.0
+    data = load_data_arg(args, require_label=False)
+    summary = train_segmenter(data, args.out, cfg, resume=args.resume, runtime=_runtime(args))
+    print(json.dumps(summary, indent=2))
+    print(f"best model: {Path(args.out) / 'best.pt'}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from hideseek.segmentation import load_segmenter, predict_dataset
+
+    data = load_data_arg(args, require_label=False)
+    model, size, _ = load_segmenter(args.model)
+    counts = predict_dataset(data, args.out, model, size, batch_size=args.batch_size,
+                             workers=args.workers, runtime=_runtime(args))
+    print(f"{counts['images']} masks in {Path(args.out) / 'masks'} ({counts['skipped']} already "
+          f"done); flagged: empty {counts['empty']}, one lung {counts['one_lung']}, "
+          f"implausible area {counts['implausible_area']} -> {Path(args.out) / 'regions.csv'}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from hideseek.data.io import image_shape, read_mask
+    from hideseek.segmentation import evaluate_masks, load_segmenter, mask_name, predict_masks
+    from hideseek.segmentation.postprocess import postprocess_mask
+
+    data = load_data_arg(args, require_label=False)
+    if data.masks_dir is None:
+        raise HideseekError(f"{data.root}: no masks/ folder with the true lung masks")
+    if (args.model is None) == (args.masks is None):
+        raise HideseekError("give exactly one of --model M or --masks DIR")
+    records = data.records
+    truths = {r.filename: data.masks_dir / r.filename for r in records}
+
+    def pairs() -> Any:
+        if args.masks is not None:
+            for r in records:
+                shape = image_shape(data.image_path(r))
+                pred_path = Path(args.masks) / mask_name(r.filename)
+                if not pred_path.is_file():
+                    pred_path = Path(args.masks) / r.filename
+                yield r.filename, read_mask(pred_path, shape), read_mask(truths[r.filename], shape)
+        else:
+            model, size, _ = load_segmenter(args.model)
+            paths = [data.image_path(r) for r in records]
+            for i, raw in predict_masks(paths, model, size, args.batch_size, args.workers,
+                                        _runtime(args), desc="segment eval"):
+                pred = postprocess_mask(raw).mask if not args.raw else raw
+                name = records[i].filename
+                yield name, pred, read_mask(truths[name], raw.shape)
+
+    report = evaluate_masks(pairs())
+    labels = {r.filename: r.label or "-" for r in records}
+    result = report.to_dict()
+    per_label: dict[str, list[float]] = {}
+    for name, d in report.per_image.items():
+        per_label.setdefault(labels[name], []).append(d)
+    result["per_label_dice"] = {k: sum(v) / len(v) for k, v in sorted(per_label.items())}
+    print(report.format())
+    print("mean lung Dice per label: " + ", ".join(f"{k} {v:.3f}" for k, v in
+                                                   result["per_label_dice"].items()))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
+    p.add_argument("--no-amp", action="store_true", help="disable bf16/fp16 mixed precision")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--workers", type=int, default=2, help="image decoding processes")
+
+
+def register(sub: Any) -> None:
+    """Add ``segment`` and its actions."""
+    s = sub.add_parser("segment", help="lung segmentation: train, eval, predict")
+    ssub = s.add_subparsers(dest="segment_command", metavar="ACTION", required=True)
+
+    t = ssub.add_parser("train", help="train a U-Net on images with lung masks")
+    add_data_arguments(t)
+    t.add_argument("--out", required=True, metavar="DIR")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    t.add_argument("--epochs", type=int, default=60)
+    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--image-size", type=int, default=256)
+    t.add_argument("--depth", type=int, default=5)
+    t.add_argument("--base", type=int, default=16, help="filters at the first level")
+    t.add_argument("--no-batch-norm", action="store_true")
+    t.add_argument("--dice-weight", type=float, default=1.0, help="weight of the Dice loss term")
+    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--paper", action="store_true",
+                   help="the paper's U-Net: depth 5, 64 filters, 512 px, batch 1, CE only")
+    _common(t)
+    t.set_defaults(handler=_train, batch_size=4, workers=0)
+
+    e = ssub.add_parser("eval", help="Table-2 metrics against a dataset's true masks")
+    add_data_arguments(e)
+    e.add_argument("--model", help="model file or training folder ('default': shipped model)")
+    e.add_argument("--masks", metavar="DIR", help="evaluate existing predicted masks instead")
+    e.add_argument("--raw", action="store_true", help="skip post-processing (with --model)")
+    e.add_argument("--json", metavar="PATH")
+    _common(e)
+    e.set_defaults(handler=_eval)
+
+    p = ssub.add_parser("predict", help="segment every image; masks/ and regions.csv")
+    add_data_arguments(p)
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--model", default=None, help="model file or folder (default: shipped model)")
+    _common(p)
+    p.set_defaults(handler=_predict)

@@ -1,0 +1,133 @@
+"""PyTorch datasets for classification and segmentation on top of the preprocessing cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from hideseek.data.cache import PreprocessCache
+from hideseek.data.io import image_shape
+from hideseek.data.labels import LABEL_INDEX
+from hideseek.data.manifest import CXRDataset, Record
+from hideseek.data.preprocess import Preprocess
+from hideseek.errors import DataError
+
+__all__ = ["ClassificationDataset", "PairTransform", "SegmentationDataset"]
+
+#: Maps a preprocessed (image, lung mask) pair to the image the model sees.
+PairTransform = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: Tensor-level augmentation applied last (training only).
+TensorTransform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class ClassificationDataset(Dataset[tuple[torch.Tensor, int]]):
+    """Images and labels of a :class:`CXRDataset`, preprocessed once and cached.
+
+    Args:
+        data: The dataset (usually one split of it).
+        preprocess: Crop / square / resize parameters.
+        cache_dir: Folder of the preprocessing cache; None decodes every time.
+        pair_transform: Applied to (image, lung mask) after preprocessing, e.g. a ROI
+            Hide-and-Seek representation; needs ``masks_dir``.
+        masks_dir: Folder of lung masks named like the images (defaults to the dataset's own).
+        transform: Tensor augmentation applied last.
+        target: ``label`` (class index) or ``source`` (index into :attr:`classes`).
+    """
+
+    def __init__(self, data: CXRDataset, preprocess: Preprocess | None = None,
+                 cache_dir: str | Path | None = None, pair_transform: PairTransform | None = None,
+                 masks_dir: str | Path | None = None, transform: TensorTransform | None = None,
+                 target: str = "label") -> None:
+        self.data = data
+        self.records: list[Record] = list(data.records)
+        self.cache = PreprocessCache(preprocess or Preprocess(), cache_dir)
+        self.pair_transform = pair_transform
+        self.masks_dir = Path(masks_dir) if masks_dir is not None else data.masks_dir
+        self.transform = transform
+        if pair_transform is not None and self.masks_dir is None:
+            raise DataError(f"{data.root}: this representation needs lung masks (--masks DIR)")
+        if target == "label":
+            unlabelled = [r.filename for r in self.records if r.label is None]
+            if unlabelled:
+                raise DataError(f"{data.root}: {len(unlabelled)} image(s) have no label, "
+                                f"e.g. {unlabelled[0]}")
+            self.classes: list[str] = list(LABEL_INDEX)
+            self.targets = [LABEL_INDEX[r.label or ""] for r in self.records]
+        elif target == "source":
+            self.classes = sorted({r.source for r in self.records})
+            self.targets = [self.classes.index(r.source) for r in self.records]
+        else:
+            raise ValueError(f"target must be 'label' or 'source', got {target!r}")
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def mask(self, index: int) -> np.ndarray:
+        """The preprocessed lung mask of item ``index``."""
+        if self.masks_dir is None:
+            raise DataError(f"{self.data.root}: no lung masks for this dataset")
+        record = self.records[index]
+        path = self.masks_dir / record.filename
+        if not path.is_file():
+            alt = path.with_suffix(".png")
+            if not alt.is_file():
+                raise DataError(f"{path}: lung mask missing for image {record.filename}")
+            path = alt
+        return self.cache.mask(path, image_shape(self.data.image_path(record)))
+
+    def array(self, index: int) -> np.ndarray:
+        """Item ``index`` as the model sees it before augmentation (float32, H x W)."""
+        image = self.cache.image(self.data.image_path(self.records[index]))
+        if self.pair_transform is not None:
+            image = self.pair_transform(image, self.mask(index))
+        return image
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        x = torch.from_numpy(np.ascontiguousarray(self.array(index)))[None]
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, self.targets[index]
+
+
+class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Image / lung-mask pairs, padded to square and resized (the segmentation recipe).
+
+    Args:
+        data: A dataset with ``masks/``.
+        size: Model input side.
+        cache_dir: Preprocessing cache folder.
+        transform: Joint augmentation of the (1 x H x W image, H x W long mask) pair.
+    """
+
+    def __init__(self, data: CXRDataset, size: int = 256, cache_dir: str | Path | None = None,
+                 transform: Callable[[torch.Tensor, torch.Tensor],
+                                     tuple[torch.Tensor, torch.Tensor]] | None = None) -> None:
+        if data.masks_dir is None:
+            raise DataError(f"{data.root}: a segmentation dataset needs a masks/ folder")
+        missing = [r.filename for r in data.records if not (data.masks_dir / r.filename).is_file()]
+        if missing:
+            raise DataError(f"{data.masks_dir}: {len(missing)} mask(s) missing, e.g. "
+                            + ", ".join(missing[:5]))
+        self.data = data
+        self.records = list(data.records)
+        self.cache = PreprocessCache(Preprocess(size=size, crop_top=0.0, square="pad"), cache_dir)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        record = self.records[index]
+        image_path = self.data.image_path(record)
+        image = self.cache.image(image_path)
+        assert self.data.masks_dir is not None
+        mask = self.cache.mask(self.data.masks_dir / record.filename, image_shape(image_path))
+        x = torch.from_numpy(image)[None]
+        y = torch.from_numpy(mask.astype(np.int64))
+        if self.transform is not None:
+            x, y = self.transform(x, y)
+        return x, y

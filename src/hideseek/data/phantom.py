@@ -1,0 +1,195 @@
+"""Synthetic chest-X-ray-like phantoms with exact lung masks and a known answer.
+
+A phantom is drawn on a unit square (x to the right, y down) and rasterised at ``size`` pixels:
+
+1. air background, a soft-tissue body ellipse, a brighter spine band;
+2. two lung fields (ellipses, darker: air is radiolucent) whose union is the exact lung mask;
+3. ribs (bright arcs over the thorax), a heart shadow, a diaphragm dome below each lung;
+4. class evidence and/or a source artefact, depending on the scenario;
+5. a little blur and Gaussian noise.
+
+Scenarios:
+
+* ``lungs``: the evidence lies only inside the lungs - COVID-19 has bilateral peripheral patchy
+  opacities (several small blobs in both lungs), pneumonia one lobar consolidation (one large
+  blob in one lung), normal none. No source artefact.
+* ``shortcut``: no evidence in the lungs. Each image gets a ``source`` (``site_a`` /
+  ``site_b`` / ``site_c``) that equals its label's site with probability ``correlation`` and is
+  random otherwise, and each site burns a bright marker into a different corner, outside the body.
+* ``both``: the two together.
+
+Every image depends only on (seed, index), so a dataset is reproducible image by image.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from hideseek.data.io import write_png
+from hideseek.data.labels import LABELS
+from hideseek.data.manifest import Record, write_manifest
+
+__all__ = ["SCENARIOS", "SITES", "PhantomConfig", "make_phantom", "write_phantom_dataset"]
+
+log = logging.getLogger(__name__)
+
+SCENARIOS = ("lungs", "shortcut", "both")
+SITES = ("site_a", "site_b", "site_c")  # site_a is the normals' site, site_b pneumonia's...
+# Marker corners (x0, y0) in unit coordinates: outside the body, below the top 8% crop.
+_MARKER_AT = {"site_a": (0.03, 0.12), "site_b": (0.85, 0.12), "site_c": (0.03, 0.86)}
+
+
+@dataclass(frozen=True)
+class PhantomConfig:
+    """Parameters of a phantom dataset.
+
+    Attributes:
+        scenario: ``lungs``, ``shortcut`` or ``both``.
+        n: Number of images (labels are balanced).
+        size: Image side in pixels.
+        correlation: Probability that the source artefact matches the label (``shortcut``,
+            ``both``); 1/3 means no correlation.
+        seed: Base seed.
+        images_per_patient: Images that share one patient id (tests patient-grouped splits).
+    """
+
+    scenario: str = "lungs"
+    n: int = 300
+    size: int = 256
+    correlation: float = 1.0
+    seed: int = 0
+    images_per_patient: int = 2
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {self.scenario!r}; choose from {SCENARIOS}")
+        if not 0.0 <= self.correlation <= 1.0:
+            raise ValueError(f"correlation must be in [0, 1], got {self.correlation}")
+        if self.n < 1 or self.size < 32 or self.images_per_patient < 1:
+            raise ValueError("n >= 1, size >= 32 and images_per_patient >= 1 are required")
+
+
+def _ellipse(xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, ax: float, ay: float,
+             angle: float = 0.0) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    dx, dy = xx - cx, yy - cy
+    u, v = (c * dx + s * dy) / ax, (-s * dx + c * dy) / ay
+    return (u * u + v * v) <= 1.0
+
+
+def _blob(xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, sigma: float) -> np.ndarray:
+    return np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma * sigma))
+
+
+def make_phantom(label: str, scenario: str, source: str, size: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one phantom.
+
+    Args:
+        label: ``normal``, ``pneumonia`` or ``COVID-19``.
+        scenario: See the module docstring.
+        source: The site whose artefact is drawn (ignored for ``lungs``).
+        size: Side in pixels.
+        rng: Random generator (anatomy jitter, evidence placement, noise).
+
+    Returns:
+        The image (float32 in [0, 1]) and its exact lung mask (bool).
+    """
+    # Independent streams: the anatomy and noise of an image do not depend on its evidence.
+    rng, evid_rng, noise_rng = rng.spawn(3)
+    g = (np.arange(size) + 0.5) / size
+    xx, yy = np.meshgrid(g, g)
+    scale = rng.uniform(0.92, 1.06)
+    sx, sy = rng.uniform(-0.025, 0.025, size=2)
+    img = np.full((size, size), 0.06)
+    body = _ellipse(xx, yy, 0.5 + sx, 0.62 + sy, 0.40 * scale, 0.62 * scale)
+    img[body] = 0.52 + rng.uniform(-0.04, 0.04)
+    img += 0.14 * (np.abs(xx - 0.5 - sx) < 0.035) * body  # spine
+    # Lung fields: the patient's right lung is on the image's left.
+    lungs = []
+    for side in (-1, 1):
+        cx = 0.5 + sx + side * 0.17 * scale * rng.uniform(0.95, 1.05)
+        cy = 0.46 + sy + rng.uniform(-0.015, 0.015)
+        ax = 0.115 * scale * rng.uniform(0.92, 1.08) * (0.93 if side > 0 else 1.0)
+        ay = 0.24 * scale * rng.uniform(0.92, 1.08)
+        lungs.append((cx, cy, ax, ay, _ellipse(xx, yy, cx, cy, ax, ay, side * 0.06)))
+    mask = lungs[0][4] | lungs[1][4]
+    soft_mask = ndimage.gaussian_filter(mask.astype(float), size * 0.006)
+    img -= 0.30 * soft_mask
+    # Ribs: arcs across the thorax, visible through the lungs.
+    for k in range(9):
+        y0 = 0.25 + sy + k * 0.052 * scale
+        arc = y0 + 1.2 * (xx - 0.5 - sx) ** 2
+        img += 0.07 * (np.abs(yy - arc) < 0.008) * body
+    # Heart shadow (image right of the midline) and diaphragm domes.
+    img += 0.22 * ndimage.gaussian_filter(
+        _ellipse(xx, yy, 0.57 + sx, 0.63 + sy, 0.12 * scale, 0.10 * scale).astype(float), 2)
+    for cx, cy, ax, ay, _ in lungs:
+        img += 0.12 * _ellipse(xx, yy, cx, cy + ay + 0.05, ax * 1.1, 0.06) * body
+
+    if scenario in ("lungs", "both"):
+        evidence = np.zeros_like(img)
+        if label == "COVID-19":  # bilateral, peripheral, lower-zone patchy opacities
+            for cx, cy, ax, ay, _ in lungs:
+                lateral = np.sign(cx - 0.5)
+                for _ in range(evid_rng.integers(3, 5)):
+                    bx = cx + lateral * ax * evid_rng.uniform(0.35, 0.75)
+                    by = cy + ay * evid_rng.uniform(-0.1, 0.7)
+                    evidence += evid_rng.uniform(0.18, 0.28) * _blob(xx, yy, bx, by, 0.03 * scale)
+        elif label == "pneumonia":  # one lobar consolidation in one lung
+            cx, cy, ax, ay, _ = lungs[evid_rng.integers(0, 2)]
+            bx = cx + ax * evid_rng.uniform(-0.3, 0.3)
+            by = cy + ay * evid_rng.choice([-0.45, 0.45]) + evid_rng.uniform(-0.05, 0.05)
+            evidence += evid_rng.uniform(0.30, 0.38) * _blob(xx, yy, bx, by, 0.075 * scale)
+        img += evidence * mask  # strictly inside the lungs
+    if scenario in ("shortcut", "both"):
+        x0, y0 = _MARKER_AT[source]
+        mx, my = x0 + evid_rng.uniform(0, 0.02), y0 + evid_rng.uniform(0, 0.01)
+        marker = (xx >= mx) & (xx < mx + 0.10) & (yy >= my) & (yy < my + 0.05)
+        img[marker & ~mask] = 0.95
+    img = ndimage.gaussian_filter(img, size * 0.002)
+    img += noise_rng.normal(0.0, 0.02, img.shape)
+    return np.clip(img, 0.0, 1.0).astype(np.float32), mask
+
+
+def write_phantom_dataset(out: str | Path, config: PhantomConfig) -> list[Record]:
+    """Write a phantom dataset as a pack folder (``manifest.csv``, ``images/``, ``masks/``).
+
+    Returns:
+        The records written.
+    """
+    out = Path(out)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    records = []
+    n_patients = -(-config.n // config.images_per_patient)
+    for i in range(config.n):
+        patient = i // config.images_per_patient
+        label = LABELS[patient % len(LABELS)] if n_patients >= 3 else LABELS[i % len(LABELS)]
+        rng = np.random.default_rng([config.seed, i])
+        site = SITES[LABELS.index(label)]
+        if config.scenario != "lungs" and rng.random() >= config.correlation:
+            site = SITES[int(rng.integers(0, len(SITES)))]
+        source = site if config.scenario != "lungs" else "phantom"
+        image, mask = make_phantom(label, config.scenario, site, config.size, rng)
+        name = f"phantom_{config.scenario}_{i:05d}.png"
+        write_png(out / "images" / name, image)
+        write_png(out / "masks" / name, mask)
+        records.append(Record(filename=name, label=label, source=source,
+                              patient_id=f"{config.scenario}-p{patient:05d}",
+                              extra={"scenario": config.scenario,
+                                     "correlation": f"{config.correlation:g}",
+                                     "seed": str(config.seed)}))
+    write_manifest(out / "manifest.csv", records)
+    (out / "README.md").write_text(
+        f"# hideseek phantom dataset\n\nSynthetic, generated by `hideseek phantom --scenario "
+        f"{config.scenario} --n {config.n} --size {config.size} --correlation "
+        f"{config.correlation:g} --seed {config.seed}`. No patient data; free to use.\n",
+        encoding="utf-8")
+    log.info("wrote %d phantom images to %s", len(records), out)
+    return records

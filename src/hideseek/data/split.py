@@ -1,0 +1,88 @@
+"""Patient-grouped, label-stratified, seeded splits."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from hideseek.data.manifest import SPLITS, Record
+from hideseek.errors import DataError
+
+__all__ = ["assign_splits", "patient_overlap"]
+
+
+def patient_overlap(records: Sequence[Record]) -> dict[str, list[str]]:
+    """Patients whose images sit in more than one split: patient -> sorted splits."""
+    where: dict[str, set[str]] = defaultdict(set)
+    for r in records:
+        if r.split:
+            where[r.patient_id].add(r.split)
+    return {p: sorted(s) for p, s in where.items() if len(s) > 1}
+
+
+def assign_splits(records: Sequence[Record], fractions: tuple[float, float, float] = (0.7, 0.15,
+                  0.15), seed: int = 0) -> list[Record]:
+    """Give every record a split, grouped by patient and stratified by label.
+
+    Records that already have a split keep it (and so does every other image of their patient).
+    The remaining patients are shuffled per (majority) label with ``seed`` and dealt to the
+    splits so that each label's patients follow ``fractions`` as closely as possible. When some
+    records already carry a split (e.g. COVIDx train/test), new patients only go to the splits
+    not yet present plus ``val``, so a given test set is never enlarged.
+
+    Args:
+        records: The dataset's records.
+        fractions: Target shares of patients for train, val, test (must sum to 1).
+        seed: Seed of the shuffle; the same seed gives the same split.
+
+    Raises:
+        DataError: A patient already appears in several splits.
+    """
+    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
+        raise ValueError(f"fractions must be three non-negative numbers summing to 1: {fractions}")
+    overlap = patient_overlap(records)
+    if overlap:
+        shown = ", ".join(f"{p} ({'/'.join(s)})" for p, s in list(overlap.items())[:10])
+        raise DataError(f"{len(overlap)} patient(s) appear in several splits: {shown}")
+    fixed = {r.patient_id: r.split for r in records if r.split}
+    present = set(fixed.values())
+    targets = dict(zip(SPLITS, fractions, strict=True))
+    if present:
+        # Only fill what is missing: e.g. a train/test dataset gets a val split carved from train.
+        open_splits = [s for s in SPLITS if s not in present or s == "train"]
+        if "val" not in present:
+            open_splits = ["train", "val"]
+        total = sum(targets[s] for s in open_splits) or 1.0
+        targets = {s: (targets[s] / total if s in open_splits else 0.0) for s in SPLITS}
+    labels_of: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in records:
+        if r.patient_id not in fixed:
+            labels_of[r.patient_id][r.label or ""] += 1
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for patient, counts in sorted(labels_of.items()):
+        # Ties broken by label name so the result depends on the seed only.
+        label = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        by_label[label].append(patient)
+    rng = np.random.default_rng(seed)
+    assigned = dict(fixed)
+    for label in sorted(by_label):
+        patients = by_label[label]
+        order = rng.permutation(len(patients))
+        n = len(patients)
+        # Largest-remainder allocation of n patients to the splits.
+        raw = {s: targets[s] * n for s in SPLITS}
+        share = {s: int(np.floor(v)) for s, v in raw.items()}
+        for s in sorted(SPLITS, key=lambda s: raw[s] - share[s], reverse=True):
+            if sum(share.values()) >= n:
+                break
+            if targets[s] > 0:
+                share[s] += 1
+        start = 0
+        for s in SPLITS:
+            for idx in order[start : start + share[s]]:
+                assigned[patients[idx]] = s
+            start += share[s]
+    return [replace(r, split=assigned[r.patient_id]) for r in records]
