@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _table import print_table  # noqa: E402
-
-from hideseek.data import ClassificationDataset, Preprocess, load_dataset  # noqa: E402
+from _table import print_table
+from hideseek.data import ClassificationDataset, Preprocess, load_dataset
 
 
 def _epoch(ds: ClassificationDataset) -> float:

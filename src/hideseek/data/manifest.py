@@ -65,6 +65,7 @@ class CXRDataset:
         records: The images.
         masks_dir: Lung masks (same file names), when the dataset has them.
         form: ``pack`` or ``covidx``.
+        split_files: The COVIDx split files it was read from (``covidx`` form).
     """
 
     root: Path
@@ -72,6 +73,7 @@ class CXRDataset:
     records: list[Record]
     masks_dir: Path | None = None
     form: str = "pack"
+    split_files: list[Path] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -235,7 +237,8 @@ def _load_covidx(split_files: Sequence[Path], images: Path) -> CXRDataset:
     if dup:
         raise DataError(_problem_list("duplicate file names across split files", dup))
     _check_files(resolved, images, "image files")
-    return CXRDataset(root=split_files[0], images_dir=images, records=resolved, form="covidx")
+    return CXRDataset(root=split_files[0], images_dir=images, records=resolved, form="covidx",
+                      split_files=list(split_files))
 
 
 def load_dataset(data: str | Path | Sequence[str | Path], images: str | Path | None = None,
