@@ -14,8 +14,15 @@ from hideseek.errors import DataError, HideseekError
 from hideseek.segmentation.postprocess import postprocess_mask
 from hideseek.segmentation.predict import mask_name
 
-__all__ = ["BAD_MASK_POLICIES", "MaskInfo", "apply_policy", "assess_masks", "find_mask", "mask_qc_table",
-           "resolve_masks_dir"]
+__all__ = [
+    "BAD_MASK_POLICIES",
+    "MaskInfo",
+    "apply_policy",
+    "assess_masks",
+    "find_mask",
+    "mask_qc_table",
+    "resolve_masks_dir",
+]
 
 BAD_MASK_POLICIES = ("exclude", "keep-original", "error")
 
