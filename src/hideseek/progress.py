@@ -15,7 +15,9 @@ T = TypeVar("T")
 
 
 def progress(iterable: Iterable[T], desc: str, total: int | None = None, **kw: Any) -> Any:
-    """A tqdm bar on stderr; disabled when ``HIDESEEK_PROGRESS=0``."""
-    disable = os.environ.get("HIDESEEK_PROGRESS", "1") == "0"
+    """A tqdm bar on stderr when it is a terminal (``HIDESEEK_PROGRESS=1`` forces it on,
+    ``0`` off); logs carry per-epoch lines either way."""
+    flag = os.environ.get("HIDESEEK_PROGRESS")
+    disable = flag == "0" if flag is not None else not sys.stderr.isatty()
     return tqdm(iterable, desc=desc, total=total, file=sys.stderr, disable=disable,
                 dynamic_ncols=True, leave=False, mininterval=1.0, **kw)

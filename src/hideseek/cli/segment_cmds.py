@@ -25,7 +25,8 @@ def _train(args: argparse.Namespace) -> int:
     cfg = SegTrainConfig(image_size=args.image_size, depth=args.depth, base=args.base,
                          batch_norm=not args.no_batch_norm, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, dice_weight=args.dice_weight,
-                         augment=not args.no_augment, seed=args.seed, workers=args.workers)
+                         augment=not args.no_augment, seed=args.seed, workers=args.workers,
+                         schedule=args.schedule, init=args.init)
     if args.paper:
         cfg.image_size, cfg.depth, cfg.base, cfg.batch_norm, cfg.batch_size = 512, 5, 64, False, 1
         cfg.dice_weight = 0.0
@@ -120,6 +121,8 @@ def register(sub: Any) -> None:
     t.add_argument("--dice-weight", type=float, default=1.0, help="weight of the Dice loss term")
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
+    t.add_argument("--init", metavar="MODEL", help="start from these U-Net weights (fine-tune)")
     t.add_argument("--paper", action="store_true",
                    help="the paper's U-Net: depth 5, 64 filters, 512 px, batch 1, CE only")
     _common(t)

@@ -36,18 +36,21 @@ class ClassificationDataset(Dataset[tuple[torch.Tensor, int]]):
         masks_dir: Folder of lung masks named like the images (defaults to the dataset's own).
         transform: Tensor augmentation applied last.
         target: ``label`` (class index) or ``source`` (index into :attr:`classes`).
+        originals: File names shown unchanged (no ``pair_transform``): the ``keep-original``
+            bad-mask policy.
     """
 
     def __init__(self, data: CXRDataset, preprocess: Preprocess | None = None,
                  cache_dir: str | Path | None = None, pair_transform: PairTransform | None = None,
                  masks_dir: str | Path | None = None, transform: TensorTransform | None = None,
-                 target: str = "label") -> None:
+                 target: str = "label", originals: set[str] | None = None) -> None:
         self.data = data
         self.records: list[Record] = list(data.records)
         self.cache = PreprocessCache(preprocess or Preprocess(), cache_dir)
         self.pair_transform = pair_transform
         self.masks_dir = Path(masks_dir) if masks_dir is not None else data.masks_dir
         self.transform = transform
+        self.originals = originals or set()
         if pair_transform is not None and self.masks_dir is None:
             raise DataError(f"{data.root}: this representation needs lung masks (--masks DIR)")
         if target == "label":
@@ -73,16 +76,19 @@ class ClassificationDataset(Dataset[tuple[torch.Tensor, int]]):
         record = self.records[index]
         path = self.masks_dir / record.filename
         if not path.is_file():
-            alt = path.with_suffix(".png")
-            if not alt.is_file():
+            bare = self.masks_dir / Path(record.filename).name
+            candidates = [path.with_suffix(".png"), bare, bare.with_suffix(".png")]
+            found = [c for c in candidates if c.is_file()]
+            if not found:
                 raise DataError(f"{path}: lung mask missing for image {record.filename}")
-            path = alt
+            path = found[0]
         return self.cache.mask(path, image_shape(self.data.image_path(record)))
 
     def array(self, index: int) -> np.ndarray:
         """Item ``index`` as the model sees it before augmentation (float32, H x W)."""
-        image = self.cache.image(self.data.image_path(self.records[index]))
-        if self.pair_transform is not None:
+        record = self.records[index]
+        image = self.cache.image(self.data.image_path(record))
+        if self.pair_transform is not None and record.filename not in self.originals:
             image = self.pair_transform(image, self.mask(index))
         return image
 

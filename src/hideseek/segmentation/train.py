@@ -51,6 +51,8 @@ class SegTrainConfig:
     seed: int = 0
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     workers: int = 0
+    schedule: str = "constant"  # or "cosine": lr decays to 1% over the epochs
+    init: str | None = None  # start from these U-Net weights (fine-tuning)
 
 
 def _soft_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -114,6 +116,14 @@ def train_segmenter(data: CXRDataset, out: str | Path, config: SegTrainConfig,
         raise HideseekError(f"image size {config.image_size} must be a multiple of "
                             f"{model.multiple} for depth {config.depth}")
     rt.model(model)  # moves parameters in place
+    if config.init:
+        from hideseek.segmentation.checkpoint import load_segmenter
+
+        init_model, _, _ = load_segmenter(config.init)
+        if init_model.config != model.config:
+            raise HideseekError(f"{config.init}: U-Net layout {init_model.config} differs from "
+                                f"the configured {model.config}")
+        model.load_state_dict(init_model.state_dict())
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     scaler = rt.grad_scaler()
     start, best, best_epoch, history = 0, -1.0, -1, []
@@ -128,6 +138,10 @@ def train_segmenter(data: CXRDataset, out: str | Path, config: SegTrainConfig,
     val_loader = DataLoader(val, batch_size=config.batch_size, num_workers=config.workers)
     t0 = time.perf_counter()
     for epoch in range(start, config.epochs):
+        if config.schedule == "cosine":
+            for group in opt.param_groups:
+                group["lr"] = config.lr * (0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * epoch
+                                                                           / config.epochs)))
         # Everything random in an epoch derives from (seed, epoch): resuming is exact.
         gen = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         train.transform = JointAugment(generator=gen) if config.augment else None

@@ -1,0 +1,32 @@
+"""Classification: the paper's architectures and recipes, honest evaluation, audit, probe."""
+
+from hideseek.classification.checkpoint import load_classifier, save_classifier
+from hideseek.classification.config import PRESETS, AugmentConfig, TrainConfig, load_train_config
+from hideseek.classification.evaluate import Predictions, audit, evaluate, format_table
+from hideseek.classification.models import ARCHITECTURES, Classifier, build_model, target_layer
+from hideseek.classification.probe import probe_source
+from hideseek.classification.stats import classification_metrics, paired_comparison, wilson
+from hideseek.classification.train import predict_proba, train_classifier
+
+__all__ = [
+    "ARCHITECTURES",
+    "PRESETS",
+    "AugmentConfig",
+    "Classifier",
+    "Predictions",
+    "TrainConfig",
+    "audit",
+    "build_model",
+    "classification_metrics",
+    "evaluate",
+    "format_table",
+    "load_classifier",
+    "load_train_config",
+    "paired_comparison",
+    "predict_proba",
+    "probe_source",
+    "save_classifier",
+    "target_layer",
+    "train_classifier",
+    "wilson",
+]

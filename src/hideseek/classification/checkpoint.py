@@ -1,0 +1,73 @@
+"""Saving and loading classifiers (ours, or a plain torchvision state_dict with its arch name)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hideseek.classification.models.registry import Classifier, build_model
+from hideseek.errors import HideseekError
+
+__all__ = ["load_classifier", "save_classifier"]
+
+KIND = "hideseek-classifier"
+
+
+def save_classifier(path: str | Path, model: Classifier, classes: list[str],
+                    config: dict[str, Any], **meta: Any) -> None:
+    """Save weights with everything needed to rebuild and use them."""
+    module = getattr(model, "module", model)  # unwrap DDP
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"kind": KIND, "arch": module.arch, "classes": classes, "config": config,
+                "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+                "meta": meta}, tmp)
+    tmp.replace(path)
+
+
+def load_classifier(path: str | Path, arch: str | None = None) -> tuple[Classifier, dict[str, Any]]:
+    """Load a classifier.
+
+    Args:
+        path: A training folder (``best.pt`` inside), one of our checkpoints, or a plain
+            torchvision ``state_dict`` file (then ``arch`` is required).
+        arch: Architecture name for plain state dicts.
+
+    Returns:
+        The model in eval mode and its metadata (``classes``, ``config``, ...).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise HideseekError(f"{path}: model not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise HideseekError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+    if isinstance(ckpt, dict) and ckpt.get("kind") == KIND:
+        model = build_model(ckpt["arch"], len(ckpt["classes"]), pretrained=False)
+        model.load_state_dict(ckpt["state_dict"])
+        return model.eval(), {k: v for k, v in ckpt.items() if k != "state_dict"}
+    if not isinstance(ckpt, dict):
+        raise HideseekError(f"{path}: expected a state_dict (a mapping of tensors)")
+    if arch is None:
+        raise HideseekError(f"{path}: a plain state_dict needs --arch (e.g. resnet50)")
+    state = ckpt.get("state_dict", ckpt)
+    head = [v for k, v in state.items() if k.endswith("weight") and v.ndim == 2]
+    num_classes = int(head[-1].shape[0]) if head else 3
+    model = build_model(arch, num_classes, pretrained=False)
+    try:
+        model.backbone.load_state_dict(state)
+    except RuntimeError:
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise HideseekError(f"{path}: weights do not fit {arch} ({exc})") from exc
+    from hideseek.data.labels import LABELS
+
+    classes = list(LABELS) if num_classes == 3 else [str(i) for i in range(num_classes)]
+    return model.eval(), {"arch": arch, "classes": classes, "config": {}}

@@ -1,0 +1,210 @@
+"""``hideseek evaluate`` and ``hideseek audit``: test-set metrics with intervals, paired tests."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hideseek.classification.checkpoint import load_classifier
+from hideseek.classification.config import TrainConfig
+from hideseek.classification.data import representation_dataset, usable_records
+from hideseek.classification.models.registry import Classifier
+from hideseek.classification.stats import classification_metrics, paired_comparison, wilson
+from hideseek.classification.train import predict_proba
+from hideseek.data.cache import default_cache_dir
+from hideseek.data.manifest import CXRDataset, Record
+from hideseek.errors import HideseekError
+from hideseek.representations.transforms import REPRESENTATIONS
+from hideseek.runtime import Runtime
+
+__all__ = ["Predictions", "audit", "evaluate", "format_table", "select_records"]
+
+log = logging.getLogger(__name__)
+
+
+class Predictions:
+    """Predictions of one model on one representation of a test set."""
+
+    def __init__(self, records: list[Record], targets: list[int], prob: np.ndarray,
+                 classes: list[str]) -> None:
+        self.records, self.prob, self.classes = records, prob, classes
+        self.y = np.asarray(targets, dtype=np.int64)
+        self.pred = prob.argmax(1) if len(prob) else np.zeros(0, dtype=np.int64)
+
+    def metrics(self, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+        """Metrics with intervals (patients resampled) plus a per-source breakdown."""
+        m = classification_metrics(self.y, self.pred, self.classes, self.prob,
+                                   [r.patient_id for r in self.records], n_boot, seed)
+        by_source: dict[str, Any] = {}
+        for source in sorted({r.source for r in self.records}):
+            idx = np.array([i for i, r in enumerate(self.records) if r.source == source])
+            correct = int((self.pred[idx] == self.y[idx]).sum())
+            by_source[source] = {"n": len(idx), "accuracy": {
+                "value": correct / len(idx), "ci": list(wilson(correct, len(idx)))},
+                "labels": {c: int((self.y[idx] == k).sum()) for k, c in enumerate(self.classes)}}
+        m["per_source"] = by_source
+        return m
+
+    def write_csv(self, path: str | Path) -> None:
+        """One row per image: file, patient, source, label, prediction, probabilities."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["filename", "patient_id", "source", "label", "prediction",
+                        *(f"p_{c}" for c in self.classes)])
+            for r, y, p, pr in zip(self.records, self.y, self.pred, self.prob, strict=True):
+                w.writerow([r.filename, r.patient_id, r.source, self.classes[y],
+                            self.classes[p], *(f"{v:.5f}" for v in pr)])
+
+
+def select_records(data: CXRDataset, model_dir: Path | None, split: str) -> list[Record]:
+    """The records of ``split``: by the model's own ``splits.csv`` when it lists these images,
+    else by the dataset's ``split`` column, else all of them (an external test set)."""
+    if split == "all":
+        return list(data.records)
+    splits_file = None if model_dir is None else model_dir / "splits.csv"
+    if splits_file is not None and splits_file.is_file():
+        with splits_file.open(newline="") as fh:
+            assigned = {row["filename"]: row["split"] for row in csv.DictReader(fh)}
+        known = [r for r in data.records if r.filename in assigned]
+        if known:
+            chosen = [r for r in known if assigned[r.filename] == split]
+            log.info("%d %s images by the model's splits.csv", len(chosen), split)
+            return chosen
+    if any(r.split for r in data.records):
+        return [r for r in data.records if r.split == split]
+    log.info("%s: no split information for these images; evaluating all %d as an external "
+             "test set", data.root, len(data.records))
+    return list(data.records)
+
+
+def _predict(model: Classifier, meta: dict[str, Any], data: CXRDataset, records: list[Record],
+             representation: str, masks_dir: Path | None, originals: set[str],
+             runtime: Runtime, cache_dir: str | Path | None,
+             batch_size: int) -> Predictions:
+    cfg = TrainConfig(**{k: v for k, v in meta.get("config", {}).items()
+                         if k in TrainConfig.model_fields})
+    cfg = cfg.model_copy(update={"representation": representation})
+    classes = meta["classes"]
+    if cfg.target == "source":
+        unseen = {r.source for r in records} - set(classes)
+        if unseen:
+            log.warning("sources never seen in training are left out: %s", sorted(unseen))
+        records = [r for r in records if r.source in classes]
+    ds = representation_dataset(data, records, cfg, masks_dir,
+                                default_cache_dir() if cache_dir is None else cache_dir,
+                                train=False, originals=originals)
+    if cfg.target == "source":
+        ds.targets = [classes.index(r.source) for r in records]
+    rt = runtime
+    rt.model(model)
+    prob = predict_proba(model, ds, rt, batch_size=batch_size, desc=f"predict {representation}")
+    return Predictions(records, ds.targets, prob, classes)
+
+
+def evaluate(model_path: str | Path, data: CXRDataset, representation: str | None = None,
+             masks_dir: str | Path | None = None, split: str = "test", arch: str | None = None,
+             runtime: Runtime | None = None, cache_dir: str | Path | None = None,
+             batch_size: int = 32, n_boot: int = 1000,
+             on_bad_mask: str = "exclude") -> tuple[dict[str, Any], Predictions]:
+    """Evaluate a trained model on one representation of the test split.
+
+    Returns:
+        The metrics (the stable JSON shape of the CLI) and the predictions.
+    """
+    model, meta = load_classifier(model_path, arch)
+    model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
+    rep = representation or meta.get("config", {}).get("representation", "data")
+    if rep != "data" and masks_dir is None:
+        raise HideseekError(f"representation {rep} needs lung masks (--masks DIR)")
+    mdir = Path(masks_dir) if masks_dir else None
+    usable, originals = usable_records(data, mdir, on_bad_mask)
+    records = select_records(data.with_records(usable), model_dir, split)
+    if not records:
+        raise HideseekError(f"no {split} images to evaluate in {data.root}")
+    preds = _predict(model, meta, data, records, rep, mdir, originals,
+                     runtime or Runtime.auto(), cache_dir, batch_size)
+    result = preds.metrics(n_boot)
+    result.update({"representation": rep, "split": split, "arch": meta.get("arch")})
+    return result, preds
+
+
+def audit(model_path: str | Path, data: CXRDataset, masks_dir: str | Path,
+          representations: tuple[str, ...] = REPRESENTATIONS, split: str = "test",
+          arch: str | None = None, runtime: Runtime | None = None,
+          cache_dir: str | Path | None = None, batch_size: int = 32, n_boot: int = 1000,
+          on_bad_mask: str = "exclude") -> tuple[dict[str, Any], dict[str, Predictions]]:
+    """Test one trained model on every representation of the same test images (no retraining)
+    and compare each with ``data`` (McNemar exact test, paired bootstrap of the difference)."""
+    model, meta = load_classifier(model_path, arch)
+    model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
+    mdir = Path(masks_dir)
+    usable, originals = usable_records(data, mdir, on_bad_mask)
+    records = select_records(data.with_records(usable), model_dir, split)
+    if not records:
+        raise HideseekError(f"no {split} images to audit in {data.root}")
+    rt = runtime or Runtime.auto()
+    reps = tuple(dict.fromkeys(("data", *representations)))
+    preds = {rep: _predict(model, meta, data, records, rep, mdir, originals, rt, cache_dir,
+                           batch_size) for rep in reps}
+    groups = [r.patient_id for r in records]
+    base = preds["data"]
+    result: dict[str, Any] = {
+        "arch": meta.get("arch"), "trained_on": meta.get("config", {}).get("representation"),
+        "split": split, "n": len(records),
+        "representations": {rep: p.metrics(n_boot) for rep, p in preds.items()},
+        "vs_data": {rep: paired_comparison(base.y, base.pred, p.pred, groups, n_boot)
+                    for rep, p in preds.items() if rep != "data"},
+    }
+    return result, preds
+
+
+def formatformat_cell(m: dict[str, Any]) -> str:
+    v, ci = m.get("value"), m.get("ci", [None, None])
+    if v is None:
+        return "n/a"
+    lo, hi = ci
+    return f"{v:.3f} [{lo:.2f}, {hi:.2f}]" if lo is not None and np.isfinite(lo) else f"{v:.3f}"
+
+
+def format_table(rows: dict[str, dict[str, Any]], vs_data: dict[str, Any] | None = None) -> str:
+    """The paper's layout: one row per representation; accuracy, sensitivity and PPV per class,
+    each with its 95% interval (and the paired comparison with ``data`` when given)."""
+    if not rows:
+        return ""
+    labels = next(iter(rows.values()))["labels"]
+    short = {"normal": "normal", "pneumonia": "pneumo", "COVID-19": "covid"}
+    head = ["representation", "n", "accuracy"]
+    head += [f"sens {short.get(c, c)}" for c in labels] + [f"PPV {short.get(c, c)}"
+                                                           for c in labels]
+    if vs_data:
+        head += ["acc diff vs data", "McNemar p"]
+    lines = []
+    for rep, m in rows.items():
+        cells = [rep, str(m["n"]), format_cell(m["accuracy"])]
+        cells += [format_cell(m["per_class"][c]["sensitivity"]) for c in labels]
+        cells += [format_cell(m["per_class"][c]["ppv"]) for c in labels]
+        if vs_data:
+            cmp_ = vs_data.get(rep)
+            cells += ([format_cell(cmp_["accuracy_difference"]), f"{cmp_['mcnemar_p']:.3g}"]
+                      if cmp_ else ["", ""])
+        lines.append(cells)
+    widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(head)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in lines]
+    return "\n".join(out)
+
+
+def format_sources(metrics: dict[str, Any]) -> str:
+    """Accuracy per data source."""
+    lines = ["source           n   accuracy [95% CI]      labels"]
+    for source, s in metrics.get("per_source", {}).items():
+        labels = ", ".join(f"{k} {v}" for k, v in s["labels"].items() if v)
+        lines.append(f"{source:<14} {s['n']:>3}   {format_cell(s['accuracy']):<20}   {labels}")
+    return "\n".join(lines)

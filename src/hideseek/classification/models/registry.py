@@ -1,0 +1,133 @@
+"""Classifiers looked up by name, with grayscale input and ImageNet weights when available."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+
+from hideseek.classification.models.covidnet import CovidNet
+from hideseek.errors import HideseekError
+
+__all__ = ["ARCHITECTURES", "Classifier", "build_model", "target_layer"]
+
+log = logging.getLogger(__name__)
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: name -> (torchvision builder name or None, description)
+ARCHITECTURES: dict[str, str] = {
+    "alexnet": "AlexNet (torchvision), last layer replaced",
+    "vgg11": "VGG-11 (torchvision), last layer replaced",
+    "vgg11_bn": "VGG-11 with batch norm (torchvision; the authors' choice)",
+    "resnet18": "ResNet-18 (torchvision), fc replaced",
+    "resnet50": "ResNet-50 (torchvision), fc replaced",
+    "covidnet": "COVID-Net built from PEPX modules (ours), random initialisation",
+}
+
+
+def _replace_head(model: nn.Module, arch: str, num_classes: int) -> None:
+    if arch.startswith("resnet"):
+        fc = model.fc
+        assert isinstance(fc, nn.Linear)
+        model.fc = nn.Linear(fc.in_features, num_classes)
+    else:  # alexnet, vgg: the last Linear of the classifier
+        classifier = model.classifier
+        assert isinstance(classifier, nn.Sequential)
+        last = classifier[-1]
+        assert isinstance(last, nn.Linear)
+        classifier[-1] = nn.Linear(last.in_features, num_classes)
+
+
+def _weights_cached(weights: torchvision.models.WeightsEnum) -> bool:
+    name = Path(weights.url).name
+    return (Path(torch.hub.get_dir()) / "checkpoints" / name).is_file()
+
+
+class Classifier(nn.Module):
+    """A backbone that takes 1-channel [0, 1] images.
+
+    The grayscale image is replicated to three channels and normalised with the ImageNet
+    statistics, so ImageNet weights see the input they were trained on.
+
+    Attributes:
+        arch: Registry name.
+        backbone: The network proper (Grad-CAM target layers live here).
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, arch: str, backbone: nn.Module) -> None:
+        super().__init__()
+        self.arch = arch
+        self.backbone = backbone
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        return self.backbone((x - self.mean) / self.std)
+
+
+def build_model(arch: str, num_classes: int = 3, pretrained: bool = True) -> Classifier:
+    """Build a classifier by name.
+
+    Args:
+        arch: One of :data:`ARCHITECTURES`.
+        num_classes: Output classes.
+        pretrained: Load ImageNet weights through torchvision's weights API when they are in the
+            local torch hub cache; otherwise say so and initialise randomly (``covidnet`` is
+            always random, as in the paper).
+    """
+    if arch not in ARCHITECTURES:
+        raise HideseekError(f"unknown architecture {arch!r}; choose from "
+                            f"{', '.join(ARCHITECTURES)}")
+    if arch == "covidnet":
+        return Classifier(arch, CovidNet(num_classes))
+    weights = None
+    if pretrained:
+        enum = torchvision.models.get_model_weights(arch)
+        default = enum.DEFAULT
+        if _weights_cached(default):
+            weights = default
+        else:
+            log.warning("ImageNet weights for %s are not in the local cache (%s); using random "
+                        "initialisation. Download them once with torchvision (e.g. "
+                        "torchvision.models.get_model(%r, weights='DEFAULT')) on a machine with "
+                        "internet access, or pass --no-pretrained to silence this.", arch,
+                        Path(torch.hub.get_dir()) / "checkpoints", arch)
+    backbone = torchvision.models.get_model(arch, weights=weights)
+    _replace_head(backbone, arch, num_classes)
+    return Classifier(arch, backbone)
+
+
+def _last_relu(features: nn.Module) -> nn.Module:
+    relus = [m for m in features.modules() if isinstance(m, nn.ReLU)]
+    if not relus:
+        raise HideseekError("no ReLU in the feature extractor")
+    return relus[-1]
+
+
+_TARGETS: dict[str, Callable[[Any], nn.Module]] = {
+    "resnet": lambda b: b.layer4[-1],
+    "vgg": lambda b: _last_relu(b.features),
+    "alexnet": lambda b: _last_relu(b.features),
+    "covidnet": lambda b: b.features[-1],
+}
+
+
+def target_layer(model: Classifier) -> nn.Module:
+    """The Grad-CAM target layer: ResNet ``layer4[-1]``, VGG / AlexNet the last ReLU of
+    ``features``, COVID-Net its last stage."""
+    for prefix, pick in _TARGETS.items():
+        if model.arch.startswith(prefix):
+            return pick(model.backbone)
+    raise HideseekError(f"no Grad-CAM target layer known for {model.arch!r}")

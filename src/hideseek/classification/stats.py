@@ -1,0 +1,157 @@
+"""Classification metrics with 95% confidence intervals, and paired comparisons.
+
+Single proportions (accuracy, sensitivity, PPV, specificity) get a Wilson score interval; every
+metric also gets a percentile bootstrap interval that resamples *patients* (images of one patient
+are not independent). Two prediction sets on the same images are compared with McNemar's exact
+test and a paired patient bootstrap of the accuracy difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import stats as sps
+
+__all__ = ["classification_metrics", "paired_comparison", "roc_auc", "wilson"]
+
+Z95 = 1.959963984540054
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (``(nan, nan)`` when ``n`` is 0)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney), NaN when one class is absent."""
+    pos = positive.astype(bool)
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = sps.rankdata(scores)
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _point(y: np.ndarray, pred: np.ndarray, prob: np.ndarray | None,
+           k: int) -> dict[Any, Any]:
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (y, pred), 1)
+    out: dict[Any, Any] = {"cm": cm, "accuracy": np.trace(cm) / max(1, cm.sum())}
+    for c in range(k):
+        tp = cm[c, c]
+        fn = cm[c].sum() - tp
+        fp = cm[:, c].sum() - tp
+        tn = cm.sum() - tp - fn - fp
+        sens = tp / (tp + fn) if tp + fn else np.nan
+        ppv = tp / (tp + fp) if tp + fp else np.nan
+        out[c] = {"sensitivity": sens, "ppv": ppv,
+                  "specificity": tn / (tn + fp) if tn + fp else np.nan,
+                  "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else np.nan,
+                  "auc": roc_auc(prob[:, c], y == c) if prob is not None else np.nan,
+                  "counts": (int(tp), int(fn), int(fp), int(tn))}
+    return out
+
+
+def _groups(groups: Sequence[str] | None, n: int) -> list[np.ndarray]:
+    if groups is None:
+        return [np.array([i]) for i in range(n)]
+    index: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        index.setdefault(g, []).append(i)
+    return [np.array(v) for v in index.values()]
+
+
+def _bootstrap_indices(units: list[np.ndarray], n_boot: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(units), size=(n_boot, len(units)))
+    return [np.concatenate([units[j] for j in row]) for row in picks]
+
+
+def _ci(values: list[float]) -> list[float]:
+    arr = np.array([v for v in values if np.isfinite(v)], dtype=float)
+    if arr.size < 10:
+        return [float("nan"), float("nan")]
+    return [float(np.percentile(arr, 2.5)), float(np.percentile(arr, 97.5))]
+
+
+def _f(v: float) -> float | None:
+    return None if not np.isfinite(v) else float(v)
+
+
+def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike,
+                           labels: Sequence[str], prob: np.ndarray | None = None,
+                           groups: Sequence[str] | None = None, n_boot: int = 1000,
+                           seed: int = 0) -> dict[str, Any]:
+    """Accuracy, per-class sensitivity / PPV / specificity / F1 / AUC with 95% intervals.
+
+    Args:
+        y_true: True class indices.
+        y_pred: Predicted class indices.
+        labels: Class names (index order).
+        prob: Class probabilities (N x K) for AUC.
+        groups: Patient id per image: the bootstrap resamples patients.
+        n_boot: Bootstrap replicates.
+        seed: Bootstrap seed.
+
+    Returns:
+        ``{"n", "accuracy": {"value", "ci", "ci_bootstrap"}, "per_class": {label: {metric:
+        {...}}}, "confusion_matrix", "labels"}``; ``ci`` is Wilson for proportions and the
+        patient bootstrap otherwise.
+    """
+    y, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    if y.shape != p.shape:
+        raise ValueError("y_true and y_pred differ in length")
+    k = len(labels)
+    point = _point(y, p, prob, k)
+    boots = [_point(y[idx], p[idx], None if prob is None else prob[idx], k)
+             for idx in _bootstrap_indices(_groups(groups, len(y)), n_boot, seed)] if len(y) else []
+    correct = int(np.trace(point["cm"]))
+    result: dict[str, Any] = {
+        "n": len(y),
+        "accuracy": {"value": _f(point["accuracy"]), "ci": list(wilson(correct, len(y))),
+                     "ci_bootstrap": _ci([b["accuracy"] for b in boots])},
+        "per_class": {},
+        "confusion_matrix": point["cm"].tolist(),
+        "labels": list(labels),
+    }
+    for c, name in enumerate(labels):
+        tp, fn, fp, tn = point[c]["counts"]
+        entry: dict[str, Any] = {"support": tp + fn}
+        props = {"sensitivity": (tp, tp + fn), "ppv": (tp, tp + fp), "specificity": (tn, tn + fp)}
+        for metric in ("sensitivity", "ppv", "specificity", "f1", "auc"):
+            boot_ci = _ci([b[c][metric] for b in boots])
+            ci = list(wilson(*props[metric])) if metric in props else boot_ci
+            entry[metric] = {"value": _f(point[c][metric]), "ci": ci, "ci_bootstrap": boot_ci}
+        result["per_class"][name] = entry
+    return result
+
+
+def paired_comparison(y_true: ArrayLike, pred_a: ArrayLike, pred_b: ArrayLike,
+                      groups: Sequence[str] | None = None, n_boot: int = 1000,
+                      seed: int = 0) -> dict[str, Any]:
+    """Compare two prediction sets on the same images (b minus a).
+
+    Returns:
+        ``{"n", "accuracy_a", "accuracy_b", "accuracy_difference": {"value", "ci"},
+        "discordant": {"a_only", "b_only"}, "mcnemar_p"}``: the exact (binomial) McNemar test
+        and a paired patient-bootstrap interval of the difference.
+    """
+    y = np.asarray(y_true)
+    a, b = np.asarray(pred_a) == y, np.asarray(pred_b) == y
+    a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
+    disc = a_only + b_only
+    p = 1.0 if disc == 0 else float(sps.binomtest(b_only, disc, 0.5).pvalue)
+    diffs = [float(b[idx].mean() - a[idx].mean())
+             for idx in _bootstrap_indices(_groups(groups, len(y)), n_boot, seed)]
+    return {"n": len(y), "accuracy_a": float(a.mean()), "accuracy_b": float(b.mean()),
+            "accuracy_difference": {"value": float(b.mean() - a.mean()), "ci": _ci(diffs)},
+            "discordant": {"a_only": a_only, "b_only": b_only}, "mcnemar_p": p}

@@ -1,0 +1,179 @@
+"""``hideseek train | evaluate | audit | probe-source``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
+
+__all__ = ["register"]
+
+
+def _runtime(args: argparse.Namespace) -> Any:
+    from hideseek.runtime import Runtime
+
+    return Runtime.auto(device=args.device, amp=False if args.no_amp else None)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from hideseek.classification.config import load_train_config
+
+    return load_train_config(
+        args.config, preset=args.preset, arch=args.arch, representation=args.representation,
+        fill=args.fill, box_margin=args.box_margin, epochs=args.epochs,
+        image_size=args.image_size, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        pretrained=args.pretrained, workers=args.workers, hflip=args.hflip)
+
+
+def _write_json(path: str | None, obj: Any) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(obj, indent=2))
+
+
+def _train(args: argparse.Namespace) -> int:
+    from hideseek.classification.train import train_classifier
+
+    cfg = _config(args)
+    data = load_data_arg(args)
+    summary = train_classifier(data, args.out, cfg, masks_dir=args.masks, resume=args.resume,
+                               runtime=_runtime(args), on_bad_mask=args.on_bad_mask)
+    print(f"{cfg.arch} on {cfg.representation}: best epoch {summary['best_epoch']} "
+          f"(validation {cfg.select_metric} {summary['best_val']:.3f}); "
+          f"{summary['n']['train']} train / {summary['n']['val']} val images; test split "
+          f"untouched ({summary['n']['test']} images) -> {Path(args.out) / 'best.pt'}")
+    return 0
+
+
+def _data_from_opt(args: argparse.Namespace) -> Any:
+    from hideseek.data import load_dataset
+
+    data = args.data if len(args.data) > 1 else args.data[0]
+    return load_dataset(data, images=args.images)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from hideseek.classification.evaluate import evaluate, format_sources, format_table
+
+    result, preds = evaluate(args.model, _data_from_opt(args), args.representation, args.masks,
+                             split=args.split, arch=args.arch, runtime=_runtime(args),
+                             batch_size=args.batch_size, n_boot=args.n_boot,
+                             on_bad_mask=args.on_bad_mask)
+    print(f"{result['arch']} on {result['representation']} ({result['split']} split, "
+          f"95% intervals: Wilson for proportions)\n")
+    print(format_table({result["representation"]: result}))
+    print("\n" + format_sources(result))
+    cm = result["confusion_matrix"]
+    print("\nconfusion matrix (rows = true, columns = predicted): "
+          + "; ".join(f"{lab}: {row}" for lab, row in zip(result["labels"], cm, strict=True)))
+    if args.csv:
+        preds.write_csv(args.csv)
+    _write_json(args.json, result)
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from hideseek.classification.evaluate import audit, format_table
+
+    result, preds = audit(args.model, _data_from_opt(args), args.masks, split=args.split,
+                          arch=args.arch, runtime=_runtime(args), batch_size=args.batch_size,
+                          n_boot=args.n_boot, on_bad_mask=args.on_bad_mask)
+    print(f"audit of {result['arch']} (trained on {result['trained_on'] or 'unknown'}) on "
+          f"{result['n']} {result['split']} images in every representation, no retraining\n")
+    print(format_table(result["representations"], result["vs_data"]))
+    if args.csv_dir:
+        for rep, p in preds.items():
+            p.write_csv(Path(args.csv_dir) / f"{rep}.csv")
+    _write_json(args.json, result)
+    return 0
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from hideseek.classification.evaluate import format_cell
+    from hideseek.classification.probe import probe_source
+
+    cfg = _config(args)
+    result = probe_source(load_data_arg(args), args.masks, args.out, cfg, runtime=_runtime(args),
+                          resume=args.resume)
+    print(f"source probe ({', '.join(result['sources'])}), test accuracy:")
+    for rep, r in result["representations"].items():
+        print(f"  {rep:<15} {format_cell(r['accuracy'])}   (chance {r['chance']:.2f}, n {r['n']})")
+    _write_json(args.json, result)
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
+    p.add_argument("--no-amp", action="store_true", help="disable bf16/fp16 mixed precision")
+    p.add_argument("--on-bad-mask", choices=["exclude", "keep-original", "error"],
+                   default="exclude")
+
+
+def _recipe(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="YAML", help="training config file")
+    p.add_argument("--preset", choices=["paper", "covidnet"], help="named recipe")
+    p.add_argument("--arch", help="alexnet, vgg11, vgg11_bn, resnet18, resnet50, covidnet")
+    p.add_argument("--fill", choices=["zero", "mean", "blur"])
+    p.add_argument("--box-margin", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=None,
+                   help="ImageNet weights from the local torch cache (default: yes)")
+    p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
+                   help="horizontal flips (default: only in the covidnet preset)")
+    p.add_argument("--masks", metavar="DIR", help="lung masks (needed for every representation "
+                   "but data; also applies the bad-mask policy to data)")
+    p.add_argument("--resume", action="store_true")
+    _common(p)
+
+
+def _eval_args(p: argparse.ArgumentParser, masks_required: bool) -> None:
+    p.add_argument("--model", required=True, metavar="DIR",
+                   help="training folder, checkpoint, or plain torchvision state_dict (+ --arch)")
+    p.add_argument("--data", required=True, nargs="+", metavar="DATA")
+    p.add_argument("--images", metavar="DIR", help="images folder for COVIDx split files")
+    p.add_argument("--masks", required=masks_required, metavar="DIR")
+    p.add_argument("--arch", help="architecture of a plain state_dict")
+    p.add_argument("--split", choices=["test", "val", "train", "all"], default="test")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
+    p.add_argument("--json", metavar="PATH")
+    _common(p)
+
+
+def register(sub: Any) -> None:
+    """Add the classification subcommands."""
+    t = sub.add_parser("train", help="train a classifier on one representation")
+    add_data_arguments(t)
+    t.add_argument("--out", required=True, metavar="DIR")
+    t.add_argument("--representation", help="data (default), lungs_isolated, lungs_removed, "
+                   "lungs_framed, lungs_boxed_out")
+    _recipe(t)
+    t.set_defaults(handler=_train)
+
+    e = sub.add_parser("evaluate", help="test-set metrics with 95%% intervals")
+    _eval_args(e, masks_required=False)
+    e.add_argument("--representation", help="default: the one the model was trained on")
+    e.add_argument("--csv", metavar="PATH", help="per-image predictions")
+    e.set_defaults(handler=_evaluate)
+
+    a = sub.add_parser("audit", help="test one trained model on all five representations")
+    _eval_args(a, masks_required=True)
+    a.add_argument("--csv-dir", metavar="DIR", help="per-image predictions per representation")
+    a.set_defaults(handler=_audit)
+
+    p = sub.add_parser("probe-source", help="can the data source be predicted without the "
+                       "lungs?")
+    add_data_arguments(p)
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--json", metavar="PATH")
+    p.add_argument("--representation", help=argparse.SUPPRESS)
+    _recipe(p)
+    p.set_defaults(handler=_probe)
