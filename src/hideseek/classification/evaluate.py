@@ -21,7 +21,8 @@ from hideseek.errors import HideseekError
 from hideseek.representations.transforms import REPRESENTATIONS
 from hideseek.runtime import Runtime
 
-__all__ = ["Predictions", "audit", "evaluate", "format_table", "select_records"]
+__all__ = ["Predictions", "audit", "evaluate", "format_cell", "format_sources", "format_table",
+           "select_records"]
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ def audit(model_path: str | Path, data: CXRDataset, masks_dir: str | Path,
     return result, preds
 
 
-def formatformat_cell(m: dict[str, Any]) -> str:
+def format_cell(m: dict[str, Any]) -> str:
     v, ci = m.get("value"), m.get("ci", [None, None])
     if v is None:
         return "n/a"
