@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from hideseek import __version__
-from hideseek.cli import classify_cmds, data_cmds, represent_cmds, segment_cmds
+from hideseek.cli import cam_cmds, classify_cmds, data_cmds, represent_cmds, segment_cmds
 from hideseek.errors import HideseekError
 
 __all__ = ["build_parser", "main"]
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     segment_cmds.register(sub)
     represent_cmds.register(sub)
     classify_cmds.register(sub)
+    cam_cmds.register(sub)
     registered = set(sub.choices)
     for name, help_text in _PLANNED.items():
         if name not in registered:

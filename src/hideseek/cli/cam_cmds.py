@@ -1,0 +1,69 @@
+"""``hideseek cam``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _cam(args: argparse.Namespace) -> int:
+    from hideseek.classification.evaluate import format_cell
+    from hideseek.data import load_dataset
+    from hideseek.explanation import figure3, ratio_plot, run_cam
+    from hideseek.runtime import Runtime
+
+    data = load_dataset(args.data if len(args.data) > 1 else args.data[0], images=args.images)
+    reps = args.representations.split(",")
+    models: dict[str, str | Path] = {rep: args.model for rep in reps}
+    for spec in args.rep_model or []:
+        rep, _, path = spec.partition("=")
+        models[rep] = path
+    rt = Runtime.auto(device=args.device, amp=False if args.no_amp else None)
+    result = run_cam(models, data, args.masks, args.out, split=args.split, runtime=rt,
+                     batch_size=args.batch_size, max_images=args.max_images,
+                     n_boot=args.n_boot)
+    out = Path(args.out)
+    classes = ["normal", "pneumonia", "COVID-19"]
+    plot = ratio_plot(out / "lung_ratio.png", result, classes)
+    grid = figure3(models, data, args.masks, out / "fig3.png", split=args.split, runtime=rt)
+    print(f"Grad-CAM on {result['n']} {result['split']} images; share of positive attribution "
+          "inside the lungs / lung share of the area (1.0 = no preference), pointing game, "
+          "occlusion (drop when the lungs are blanked minus drop for an equal area outside):\n")
+    print(f"{'representation':<16} {'class':<10} {'n':>4}  {'lung ratio':<22} "
+          f"{'pointing':<22} {'occlusion':<22}")
+    for rep, r in result["representations"].items():
+        for cls, m in r["per_class"].items():
+            print(f"{rep:<16} {cls:<10} {m['n']:>4}  {format_cell(m['lung_ratio']):<22} "
+                  f"{format_cell(m['pointing']):<22} {format_cell(m['occlusion']):<22}")
+    print(f"\nFig. 3 grid: {grid}\nratio plot: {plot}\nper image: {out / 'per_image.csv'}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``cam``."""
+    p = sub.add_parser("cam", help="Grad-CAM maps, attribution-in-lungs numbers, Fig. 3")
+    p.add_argument("--model", required=True, metavar="DIR", help="trained model (used for "
+                   "every representation unless --rep-model overrides one)")
+    p.add_argument("--rep-model", action="append", metavar="REP=DIR",
+                   help="model for one representation (the protocol: one model per version)")
+    p.add_argument("--data", required=True, nargs="+", metavar="DATA")
+    p.add_argument("--images", metavar="DIR")
+    p.add_argument("--masks", required=True, metavar="DIR")
+    p.add_argument("--out", required=True, metavar="OUT")
+    p.add_argument("--representations", default="data,lungs_isolated,lungs_removed,"
+                   "lungs_framed,lungs_boxed_out")
+    p.add_argument("--split", choices=["test", "val", "train", "all"], default="test")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--max-images", type=int)
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--json", metavar="PATH")
+    p.add_argument("--device")
+    p.add_argument("--no-amp", action="store_true")
+    p.set_defaults(handler=_cam)

@@ -1,0 +1,191 @@
+"""``hideseek cam``: Grad-CAM maps and attribution-in-lungs numbers for a trained model."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from hideseek.classification.checkpoint import load_classifier
+from hideseek.classification.config import TrainConfig
+from hideseek.classification.data import representation_dataset, usable_records
+from hideseek.classification.evaluate import select_records
+from hideseek.classification.models.registry import Classifier, target_layer
+from hideseek.data.cache import default_cache_dir
+from hideseek.data.manifest import CXRDataset
+from hideseek.errors import HideseekError
+from hideseek.explanation.gradcam import GradCAM
+from hideseek.explanation.measures import attribution_numbers, outside_region, summarise
+from hideseek.progress import progress
+from hideseek.representations.transforms import REPRESENTATIONS, lung_boxes
+from hideseek.runtime import Runtime
+from hideseek.segmentation.postprocess import boxes_mask
+
+__all__ = ["cam_dataset", "figure3", "run_cam"]
+
+log = logging.getLogger(__name__)
+
+
+def _config(meta: dict[str, Any], representation: str) -> TrainConfig:
+    cfg = TrainConfig(**{k: v for k, v in meta.get("config", {}).items()
+                         if k in TrainConfig.model_fields})
+    return cfg.model_copy(update={"representation": representation})
+
+
+@torch.no_grad()
+def _occlusion(model: Classifier, x: torch.Tensor, masks: np.ndarray, pred: torch.Tensor,
+               rt: Runtime, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Drop of the predicted class's probability when the lungs / an equal area outside them
+    are blanked (set to 0, the paper's fill)."""
+    rng = np.random.default_rng(seed)
+    lungs = torch.from_numpy(masks)[:, None].to(x.device)
+    outside = torch.from_numpy(np.stack([outside_region(m, rng) for m in masks]))[:, None]
+    drops = []
+    with rt.autocast():
+        base = model(x).float().softmax(1)
+        for region in (lungs, outside.to(x.device)):
+            p = model(x.masked_fill(region, 0.0)).float().softmax(1)
+            drops.append((base - p).gather(1, pred.view(-1, 1))[:, 0].cpu().numpy())
+    return drops[0], drops[1]
+
+
+def cam_dataset(model: Classifier, ds: Any, rt: Runtime, batch_size: int = 16,
+                keep_maps: bool = True, seed: int = 0,
+                desc: str = "cam") -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Grad-CAM (predicted and true class) and the numbers for every image of ``ds``.
+
+    Returns:
+        Per-image rows and, with ``keep_maps``, the raw maps (``predicted``, ``true``: N x H x W
+        float16) in dataset order.
+    """
+    rt.model(model)
+    cam = GradCAM(model, target_layer(model))
+    loader = DataLoader(ds, batch_size=batch_size)
+    rows: list[dict[str, Any]] = []
+    maps: dict[str, list[np.ndarray]] = {"predicted": [], "true": []}
+    start = 0
+    for x, y in progress(loader, desc=desc, total=len(loader), unit="batch"):
+        x = rt.batch(x)
+        out = cam(x, {"predicted": None, "true": y.to(x.device)}, autocast=rt.amp)
+        n = len(y)
+        masks = np.stack([ds.mask(start + i) for i in range(n)])
+        pred = out.prob.argmax(1)
+        occ_lung, occ_out = _occlusion(model, x, masks, pred, rt, seed + start)
+        pm = out.maps["predicted"].cpu().numpy()
+        for i in range(n):
+            rec = ds.records[start + i]
+            boxes = boxes_mask(masks[i].shape, lung_boxes(masks[i]))
+            nums = attribution_numbers(pm[i], masks[i], boxes)
+            true_nums = attribution_numbers(out.maps["true"][i].cpu().numpy(), masks[i], boxes)
+            rows.append({"filename": rec.filename, "patient_id": rec.patient_id,
+                         "source": rec.source, "label": ds.classes[int(y[i])],
+                         "prediction": ds.classes[int(pred[i])],
+                         "probability": float(out.prob[i, pred[i]]), **nums,
+                         "lung_share_true_class": true_nums["lung_share"],
+                         "occlusion_lungs": float(occ_lung[i]),
+                         "occlusion_outside": float(occ_out[i]),
+                         "occlusion": float(occ_lung[i] - occ_out[i]),
+                         "lung_area": float(masks[i].mean())})
+        if keep_maps:
+            maps["predicted"].append(pm.astype(np.float16))
+            maps["true"].append(out.maps["true"].cpu().numpy().astype(np.float16))
+        start += n
+    stacked = {k: np.concatenate(v) for k, v in maps.items() if v}
+    return rows, stacked
+
+
+def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Path,
+            out: str | Path, split: str = "test", runtime: Runtime | None = None,
+            cache_dir: str | Path | None = None, batch_size: int = 16,
+            max_images: int | None = None, n_boot: int = 1000,
+            on_bad_mask: str = "exclude") -> dict[str, Any]:
+    """Grad-CAM numbers per representation.
+
+    Args:
+        models: Representation -> trained model. One model for every representation is the
+            test-time audit; one model per representation (each trained on it) is the
+            protocol's Fig. 3.
+        data: The dataset; ``split`` of it is used (by the first model's ``splits.csv``).
+        masks_dir: Lung masks.
+        out: Folder for ``cam.json``, ``per_image.csv`` and ``maps_<representation>.npz``.
+
+    Returns:
+        ``{"representations": {rep: {"per_class": {class: {"lung_share", "lung_ratio",
+        "box_share", "pointing", "occlusion": {"value", "ci"}}}}}}`` (also ``cam.json``).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rt = runtime or Runtime.auto()
+    cache = default_cache_dir() if cache_dir is None else cache_dir
+    mdir = Path(masks_dir)
+    usable, originals = usable_records(data, mdir, on_bad_mask)
+    first = Path(next(iter(models.values())))
+    records = select_records(data.with_records(usable), first if first.is_dir()
+                             else first.parent, split)
+    if max_images:
+        records = records[:max_images]
+    if not records:
+        raise HideseekError(f"no {split} images for Grad-CAM in {data.root}")
+    result: dict[str, Any] = {"split": split, "n": len(records), "representations": {}}
+    all_rows = []
+    for rep, model_path in models.items():
+        if rep not in REPRESENTATIONS:
+            raise HideseekError(f"unknown representation {rep!r}")
+        model, meta = load_classifier(model_path)
+        ds = representation_dataset(data, records, _config(meta, rep), mdir, cache, train=False,
+                                    originals=originals)
+        rows, maps = cam_dataset(model, ds, rt, batch_size, desc=f"cam {rep}")
+        np.savez_compressed(out / f"maps_{rep}.npz", filenames=np.array(
+            [r["filename"] for r in rows]), **maps)  # type: ignore[arg-type]
+        for r in rows:
+            r["representation"] = rep
+        all_rows += rows
+        result["representations"][rep] = {
+            "model": str(model_path), "arch": meta.get("arch"),
+            "per_class": summarise(rows, ds.classes, n_boot)}
+    with (out / "per_image.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(all_rows[0]))
+        w.writeheader()
+        w.writerows(all_rows)
+    (out / "cam.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def figure3(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Path,
+            out_png: str | Path, split: str = "test", runtime: Runtime | None = None,
+            cache_dir: str | Path | None = None, title: str = "") -> Path:
+    """The paper's Fig. 3: one image per true class (the same image in every column), each
+    representation's Grad-CAM and prediction."""
+    from hideseek.explanation.figures import cam_grid
+
+    rt = runtime or Runtime.auto()
+    cache = default_cache_dir() if cache_dir is None else cache_dir
+    mdir = Path(masks_dir)
+    usable, originals = usable_records(data, mdir)
+    first = Path(next(iter(models.values())))
+    records = select_records(data.with_records(usable), first if first.is_dir()
+                             else first.parent, split)
+    chosen = []
+    for label in ("normal", "pneumonia", "COVID-19"):
+        match = [r for r in records if r.label == label]
+        if match:
+            chosen.append(match[0])
+    tiles = {}
+    arch = ""
+    for rep, model_path in models.items():
+        model, meta = load_classifier(model_path)
+        arch = meta.get("arch", "")
+        ds = representation_dataset(data, chosen, _config(meta, rep), mdir, cache, train=False,
+                                    originals=originals)
+        rows, maps = cam_dataset(model, ds, rt, batch_size=len(chosen), desc=f"fig3 {rep}")
+        for i, row in enumerate(rows):
+            tiles[(row["label"], rep)] = (ds.array(i), maps["predicted"][i].astype(np.float32),
+                                          row["prediction"], row["probability"])
+    return cam_grid(out_png, tiles, ["normal", "pneumonia", "COVID-19"], list(models),
+                    title or f"Grad-CAM of {arch} (rows: true class; columns: representation)")
