@@ -2,8 +2,9 @@
 
 Baselines ("paper way"): one image at a time, fp32, no channels_last, 512 px input, decoding in
 the main process - with the paper's U-Net (64 base filters; untrained here, so speed only, on a
-few images) and with our model (speed and Dice). Ours: batches of 8, bf16 autocast + channels_last where the CPU supports it,
-the model's own input size, two decoding workers. Both include post-processing, use the same
+few images) and with our model (speed and Dice). Ours: batches of 8, bf16 autocast +
+channels_last where the CPU supports it, the model's own input size, two decoding workers. Both
+include post-processing, use the same
 model and the same images (the shared segmentation pack, which has true masks), each variant in
 a fresh process so peak memory is its own.
 

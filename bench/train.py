@@ -38,8 +38,8 @@ def _steps(arch: str, ds: ClassificationDataset, rt: Runtime, batch: int, steps:
     model = build_model(arch, 3, pretrained=False)
     rt.model(model)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    loader = DataLoader(ds, batch_size=batch, sampler=RandomSampler(ds, replacement=True,
-                                                                    num_samples=batch * (steps + 1)))
+    sampler = RandomSampler(ds, replacement=True, num_samples=batch * (steps + 1))
+    loader = DataLoader(ds, batch_size=batch, sampler=sampler)
     model.train()
     seen, t0 = 0, 0.0
     for i, (x, y) in enumerate(loader):
