@@ -110,5 +110,14 @@ def test_on_the_fly_dataset_applies_representation(phantom_lungs: Path, tmp_path
     for i in range(3):
         np.testing.assert_allclose(iso.array(i) + rem.array(i), plain.array(i))
         assert not iso.array(i)[~iso.mask(i)].any()
+    guarded = ClassificationDataset(data, pre, tmp_path, pair_transform=Representation(
+        "lungs_removed", guard=1))
+    mask = guarded.mask(0)
+    from scipy import ndimage
+
+    rim = ndimage.binary_dilation(mask) & ~mask
+    assert not guarded.array(0)[mask | rim].any()  # the rim outside the lungs is hidden too
+    far = ~ndimage.binary_dilation(mask, iterations=2)
+    np.testing.assert_array_equal(guarded.array(0)[far], plain.array(0)[far])
     with pytest.raises(ValueError, match="unknown representation"):
         Representation("lungs_hidden")

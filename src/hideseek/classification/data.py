@@ -43,7 +43,10 @@ def representation_dataset(data: CXRDataset, records: list[Record], config: Trai
                            originals: set[str] | None = None) -> ClassificationDataset:
     """A dataset of ``records`` in one representation (the config's by default)."""
     rep = representation or config.representation
-    pair = None if rep == "data" else Representation(rep, config.fill, config.box_margin)
+    # guard=1: the images are resized before masking; a 1-pixel rim keeps the hidden region's
+    # content from leaking through interpolated border pixels.
+    pair = None if rep == "data" else Representation(rep, config.fill, config.box_margin,
+                                                     guard=1)
     return ClassificationDataset(
         data.with_records(records),
         Preprocess(size=config.image_size, crop_top=config.crop_top),

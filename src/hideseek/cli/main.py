@@ -12,7 +12,14 @@ import sys
 from collections.abc import Sequence
 
 from hideseek import __version__
-from hideseek.cli import cam_cmds, classify_cmds, data_cmds, represent_cmds, segment_cmds
+from hideseek.cli import (
+    cam_cmds,
+    classify_cmds,
+    data_cmds,
+    protocol_cmds,
+    represent_cmds,
+    segment_cmds,
+)
 from hideseek.errors import HideseekError
 
 __all__ = ["build_parser", "main"]
@@ -53,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     represent_cmds.register(sub)
     classify_cmds.register(sub)
     cam_cmds.register(sub)
+    protocol_cmds.register(sub)
     registered = set(sub.choices)
     for name, help_text in _PLANNED.items():
         if name not in registered:

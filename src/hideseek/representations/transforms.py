@@ -40,8 +40,14 @@ def lung_boxes(mask: np.ndarray, keep: int = 2) -> list[Box]:
 
 
 def visible_region(name: str, mask: np.ndarray, box_margin: int = 0,
-                   boxes: list[Box] | None = None) -> np.ndarray:
-    """Boolean map of the pixels a representation keeps."""
+                   boxes: list[Box] | None = None, guard: int = 0) -> np.ndarray:
+    """Boolean map of the pixels a representation keeps.
+
+    Args:
+        guard: Pixels of the kept region next to the hidden one that are hidden too. After a
+            resize, a pixel on the border mixes both sides, so the on-the-fly path (which
+            masks resized images) uses 1 to keep hidden content from leaking through the rim.
+    """
     if name == "data":
         return np.ones(mask.shape, dtype=bool)
     if name in ("lungs_isolated", "lungs_removed"):
@@ -50,7 +56,10 @@ def visible_region(name: str, mask: np.ndarray, box_margin: int = 0,
         keep = boxes_mask(mask.shape, lung_boxes(mask) if boxes is None else boxes, box_margin)
     else:
         raise ValueError(f"unknown representation {name!r}; choose from {REPRESENTATIONS}")
-    return keep if name in ("lungs_isolated", "lungs_framed") else ~keep
+    keep = keep if name in ("lungs_isolated", "lungs_framed") else ~keep
+    if guard > 0 and keep.any() and not keep.all():
+        keep = ndimage.binary_erosion(keep, iterations=guard, border_value=1)
+    return keep
 
 
 def _fill(image: np.ndarray, keep: np.ndarray, fill: str) -> np.ndarray | float:
@@ -70,7 +79,8 @@ def _fill(image: np.ndarray, keep: np.ndarray, fill: str) -> np.ndarray | float:
 
 
 def apply_representation(name: str, image: np.ndarray, mask: np.ndarray, fill: str = "zero",
-                         box_margin: int = 0, boxes: list[Box] | None = None) -> np.ndarray:
+                         box_margin: int = 0, boxes: list[Box] | None = None,
+                         guard: int = 0) -> np.ndarray:
     """One ROI Hide-and-Seek version of ``image``.
 
     Args:
@@ -80,6 +90,8 @@ def apply_representation(name: str, image: np.ndarray, mask: np.ndarray, fill: s
         fill: ``zero`` (the paper), ``mean`` (the image's mean) or ``blur`` (texture-free).
         box_margin: Pixels added around each lung box.
         boxes: Lung boxes; computed from ``mask`` when None.
+        guard: Rim of hidden pixels added around the hidden region (see
+            :func:`visible_region`); 0 at the image's own resolution.
 
     Returns:
         A new float32 image; kept pixels are bit-identical to ``image``.
@@ -88,7 +100,7 @@ def apply_representation(name: str, image: np.ndarray, mask: np.ndarray, fill: s
         raise ValueError(f"image {image.shape} and mask {mask.shape} differ in shape")
     if name == "data":
         return image.astype(np.float32, copy=True)
-    keep = visible_region(name, mask, box_margin, boxes)
+    keep = visible_region(name, mask, box_margin, boxes, guard)
     out = np.where(keep, image, _fill(image, keep, fill))
     return out.astype(np.float32)
 
@@ -101,11 +113,14 @@ class Representation:
         name: One of :data:`REPRESENTATIONS`.
         fill: Fill of the hidden pixels.
         box_margin: Pixels added around each lung box.
+        guard: Rim hidden next to the hidden region (1 for resized images; see
+            :func:`visible_region`).
     """
 
     name: str = "data"
     fill: str = "zero"
     box_margin: int = 0
+    guard: int = 0
 
     def __post_init__(self) -> None:
         if self.name not in REPRESENTATIONS:
@@ -115,4 +130,5 @@ class Representation:
             raise ValueError(f"unknown fill {self.fill!r}; choose from {', '.join(FILLS)}")
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return apply_representation(self.name, image, mask, self.fill, self.box_margin)
+        return apply_representation(self.name, image, mask, self.fill, self.box_margin,
+                                    guard=self.guard)

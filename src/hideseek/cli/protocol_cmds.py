@@ -1,0 +1,69 @@
+"""``hideseek run`` and ``hideseek demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _print_verdicts(verdicts: dict[str, Any]) -> None:
+    for key, v in verdicts.items():
+        print(f"  {key:<28} {v['verdict']:<13} {v['sentence']}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from hideseek.protocol import load_protocol_config, run_protocol
+
+    cfg = load_protocol_config(args.config, output=args.out, executor=args.executor,
+                               ray_address=args.address)
+    results = run_protocol(cfg)
+    print("verdicts:")
+    _print_verdicts(results["verdicts"])
+    print(f"\nreport: {Path(cfg.output) / 'report.html'}\nverdicts: "
+          f"{Path(cfg.output) / 'verdicts.json'}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import time
+
+    from hideseek.protocol import run_demo
+
+    t0 = time.perf_counter()
+    verdicts = run_demo(args.out, n=args.n, archs=tuple(args.archs.split(",")),
+                        executor=args.executor, address=args.address)
+    expected = {"lungs": "uses_lungs", "shortcut": "shortcut"}
+    right = all(v["verdict"] == expected[k.split("/")[0]] for k, v in verdicts.items())
+    print(f"demo finished in {time.perf_counter() - t0:.0f} s; verdicts "
+          f"({'as expected' if right else 'NOT as expected'}: lungs -> uses_lungs, "
+          "shortcut -> shortcut):")
+    _print_verdicts(verdicts)
+    print(f"\nreport: {Path(args.out) / 'report.html'}\nverdicts: "
+          f"{Path(args.out) / 'verdicts.json'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(verdicts, indent=2))
+    return 0 if right else 3
+
+
+def register(sub: Any) -> None:
+    """Add ``run`` and ``demo``."""
+    r = sub.add_parser("run", help="run the whole protocol from a YAML config")
+    r.add_argument("config", metavar="protocol.yaml")
+    r.add_argument("--out", help="output folder (overrides the config's 'output')")
+    r.add_argument("--executor", choices=["local", "ray"])
+    r.add_argument("--address", help="Ray cluster address, e.g. auto or 127.0.0.1:6379")
+    r.set_defaults(handler=_run)
+
+    d = sub.add_parser("demo", help="the protocol on phantom data with known answers, with a "
+                       "report (a few minutes on a CPU)")
+    d.add_argument("--out", default="demo-out", metavar="DIR")
+    d.add_argument("--n", type=int, default=300, help="phantoms per scenario")
+    d.add_argument("--archs", default="resnet18")
+    d.add_argument("--executor", choices=["local", "ray"], default="local")
+    d.add_argument("--address")
+    d.add_argument("--json", metavar="PATH", help="also write the verdicts here")
+    d.set_defaults(handler=_demo)

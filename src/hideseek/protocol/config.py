@@ -1,0 +1,130 @@
+"""The protocol configuration (``hideseek run protocol.yaml``), validated with clear messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hideseek.classification.models.registry import ARCHITECTURES
+from hideseek.errors import HideseekError
+from hideseek.representations.transforms import FILLS, REPRESENTATIONS
+
+__all__ = ["ProtocolConfig", "load_protocol_config"]
+
+
+class ProtocolConfig(BaseModel):
+    """Everything one protocol run needs.
+
+    Paths are resolved relative to the YAML file's folder.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "protocol"
+    data: list[str] = Field(..., description="pack folder, or COVIDx split files")
+    images: str | None = None
+    masks: str | None = None
+    segmentation_model: str = "default"
+    representations: list[str] = list(REPRESENTATIONS)
+    architectures: list[str] = ["resnet50"]
+    seeds: list[int] = [0]
+    train: dict[str, Any] = {}
+    fill: str = "zero"
+    box_margin: int = 0
+    on_bad_mask: Literal["exclude", "keep-original", "error"] = "exclude"
+    audit: bool = True
+    cam: bool = True
+    cam_max_images: int | None = 150
+    probe_source: bool = True
+    probe_arch: str | None = None
+    n_boot: int = 1000
+    output: str = "runs/protocol"
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    cpus_per_cell: float = 2.0
+    gpus_per_cell: float = 0.0
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("architectures")
+    @classmethod
+    def _archs(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if a not in ARCHITECTURES]
+        if bad:
+            raise ValueError(f"unknown architecture(s) {bad}; choose from {list(ARCHITECTURES)}")
+        return v
+
+    @field_validator("representations")
+    @classmethod
+    def _reps(cls, v: list[str]) -> list[str]:
+        bad = [r for r in v if r not in REPRESENTATIONS]
+        if bad:
+            raise ValueError(f"unknown representation(s) {bad}; choose from "
+                             f"{list(REPRESENTATIONS)}")
+        if "data" not in v:
+            v = ["data", *v]  # every comparison is against the originals
+        return v
+
+    @field_validator("fill")
+    @classmethod
+    def _fill(cls, v: str) -> str:
+        if v not in FILLS:
+            raise ValueError(f"unknown fill {v!r}; choose from {list(FILLS)}")
+        return v
+
+    @field_validator("train")
+    @classmethod
+    def _train(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from hideseek.classification.config import TrainConfig
+
+        owned = {"arch", "representation", "seed", "fill", "box_margin", "target"}
+        clash = sorted(owned & set(v))
+        if clash:
+            raise ValueError(f"train: {clash} are set by the protocol itself (use "
+                             "architectures / representations / seeds / fill / box_margin)")
+        TrainConfig(**v)  # validates every field now, not hours later
+        return v
+
+
+def load_protocol_config(path: str | Path, **overrides: Any) -> ProtocolConfig:
+    """Read and validate a protocol YAML; relative paths are taken from the file's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise HideseekError(f"{path}: protocol config not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise HideseekError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise HideseekError(f"{path}: the protocol config must be a mapping")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        cfg = ProtocolConfig(**raw)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise HideseekError(f"{path}: invalid protocol config:\n" + "\n".join(lines)) from exc
+    base = path.resolve().parent
+
+    def resolve(p: str | None) -> str | None:
+        if p is None or p == "default":
+            return p
+        return str((base / p).resolve()) if not Path(p).is_absolute() else p
+
+    cfg.data = [resolve(d) or d for d in cfg.data]
+    cfg.images = resolve(cfg.images)
+    cfg.masks = resolve(cfg.masks)
+    cfg.segmentation_model = resolve(cfg.segmentation_model) or "default"
+    if "output" not in overrides or overrides.get("output") is None:
+        cfg.output = resolve(cfg.output) or cfg.output
+    missing = [d for d in cfg.data if not Path(d).exists()]
+    if missing:
+        raise HideseekError(f"{path}: data not found: {', '.join(missing)}")
+    if cfg.masks and not Path(cfg.masks).is_dir():
+        raise HideseekError(f"{path}: masks folder not found: {cfg.masks}")
+    return cfg

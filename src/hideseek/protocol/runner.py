@@ -1,0 +1,262 @@
+"""``hideseek run protocol.yaml``: the whole protocol, resumable, local or on a Ray cluster.
+
+segmentation (if no masks) -> mask QC + Fig. 1 -> cells (architecture x representation x seed:
+train, evaluate) -> paired comparisons and verdicts -> audits -> Grad-CAM numbers -> source
+probe -> report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from hideseek.classification.stats import paired_comparison
+from hideseek.data.cache import default_cache_dir
+from hideseek.data.manifest import CXRDataset, load_dataset
+from hideseek.protocol.cells import run_cell
+from hideseek.protocol.config import ProtocolConfig
+from hideseek.protocol.executors import run_cells
+from hideseek.protocol.verdicts import verdict
+from hideseek.runtime import Runtime
+
+__all__ = ["run_protocol"]
+
+log = logging.getLogger(__name__)
+
+
+def _fingerprint(paths: list[Path]) -> str:
+    """Digest of file names and sizes (fast enough for COVIDx-scale folders)."""
+    h = hashlib.sha1()
+    for p in sorted(paths):
+        if p.is_file():
+            h.update(f"{p.name}:{p.stat().st_size};".encode())
+    return h.hexdigest()[:16]
+
+
+def _data_hash(data: CXRDataset, cfg: ProtocolConfig) -> str:
+    h = hashlib.sha1()
+    for d in cfg.data:
+        p = Path(d)
+        f = p / "manifest.csv" if p.is_dir() else p
+        h.update(f.read_bytes())
+    h.update(_fingerprint([data.image_path(r) for r in data.records]).encode())
+    return h.hexdigest()[:16]
+
+
+def _environment(cfg: ProtocolConfig, data_hash: str, masks_hash: str) -> dict[str, Any]:
+    import torch
+    import torchvision
+
+    from hideseek import __version__
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, check=False).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {"hideseek": __version__, "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "git_commit": commit, "data_hash": data_hash, "masks_hash": masks_hash,
+            "cuda": torch.cuda.is_available()}
+
+
+def _masks(cfg: ProtocolConfig, data: CXRDataset, out: Path, rt: Runtime) -> Path:
+    if cfg.masks:
+        return Path(cfg.masks)
+    from hideseek.segmentation import load_segmenter, predict_dataset
+
+    seg = out / "segmentation"
+    model, size, _ = load_segmenter(cfg.segmentation_model)
+    counts = predict_dataset(data, seg, model, size, runtime=rt)
+    log.info("segmentation: %s", counts)
+    return seg / "masks"
+
+
+def _qc_and_fig1(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path) -> list[Any]:
+    from hideseek.data.io import read_image, read_mask
+    from hideseek.representations import (
+        assess_masks,
+        mask_qc_table,
+        representation_figure,
+        resolve_masks_dir,
+    )
+
+    infos = assess_masks(data, resolve_masks_dir(masks))
+    qc = mask_qc_table(infos)
+    (out / "mask_qc.json").write_text(json.dumps({"table": qc, "bad": {
+        i.filename: i.problem for i in infos if i.bad}}, indent=2))
+    samples = []
+    for label in ("normal", "pneumonia", "COVID-19"):
+        info = next((i for i in infos if i.label == label and not i.bad), None)
+        if info is not None and info.path is not None:
+            rec = next(r for r in data.records if r.filename == info.filename)
+            image = read_image(data.image_path(rec))
+            samples.append((label, image, read_mask(info.path, image.shape)))
+    if samples:
+        representation_figure(out / "figures" / "fig1.png", samples, cfg.fill, cfg.box_margin)
+    return qc
+
+
+def _paired(cells: dict[tuple[str, str, int], dict[str, Any]], cfg: ProtocolConfig,
+            out: Path) -> dict[str, Any]:
+    import csv
+
+    def preds(arch: str, rep: str, seed: int) -> dict[str, dict[str, str]]:
+        with (out / "cells" / arch / rep / f"seed{seed}" / "predictions.csv").open() as fh:
+            return {r["filename"]: r for r in csv.DictReader(fh)}
+
+    comparisons: dict[str, Any] = {}
+    for arch in cfg.architectures:
+        comparisons[arch] = {}
+        for seed in cfg.seeds:
+            base = preds(arch, "data", seed)
+            per_rep = {}
+            for rep in cfg.representations:
+                if rep == "data":
+                    continue
+                other = preds(arch, rep, seed)
+                names = [n for n in base if n in other]
+                labels = sorted({base[n]["label"] for n in names} | {other[n]["prediction"]
+                                                                      for n in names}
+                                | {base[n]["prediction"] for n in names})
+                idx = {lab: i for i, lab in enumerate(labels)}
+                per_rep[rep] = paired_comparison(
+                    [idx[base[n]["label"]] for n in names],
+                    [idx[base[n]["prediction"]] for n in names],
+                    [idx[other[n]["prediction"]] for n in names],
+                    [base[n]["patient_id"] for n in names], cfg.n_boot)
+            comparisons[arch][f"seed{seed}"] = per_rep
+    return comparisons
+
+
+def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[str, Any]:
+    """Run (or resume) the protocol; returns the results that the report is made from.
+
+    Writes ``config.resolved.yaml``, ``environment.json``, ``cells/``, ``comparisons.json``,
+    ``verdicts.json``, ``audit/``, ``cam/``, ``probe/``, ``figures/`` and ``report.html`` under
+    ``cfg.output``.
+    """
+    from hideseek.protocol.report import write_report
+
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    rt = runtime or Runtime.auto()
+    data = load_dataset(cfg.data if len(cfg.data) > 1 else cfg.data[0], images=cfg.images)
+    (out / "config.resolved.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"),
+                                                             sort_keys=False))
+    masks = _masks(cfg, data, out, rt)
+    from hideseek.representations import resolve_masks_dir
+
+    masks = resolve_masks_dir(masks)
+    data_hash = _data_hash(data, cfg)
+    masks_hash = _fingerprint(list(masks.rglob("*.png")))
+    env = _environment(cfg, data_hash, masks_hash)
+    (out / "environment.json").write_text(json.dumps(env, indent=2))
+    qc = _qc_and_fig1(cfg, data, masks, out)
+    cache = str(default_cache_dir())
+    specs = []
+    for arch in cfg.architectures:
+        for rep in cfg.representations:
+            for seed in cfg.seeds:
+                train = {**cfg.train, "arch": arch, "representation": rep, "seed": seed,
+                         "fill": cfg.fill, "box_margin": cfg.box_margin}
+                specs.append({"data": cfg.data, "images": cfg.images, "masks": str(masks),
+                              "train": train, "on_bad_mask": cfg.on_bad_mask,
+                              "n_boot": cfg.n_boot, "data_hash": data_hash,
+                              "masks_hash": masks_hash, "cache_dir": cache,
+                              "out": str(out / "cells" / arch / rep / f"seed{seed}")})
+    results = run_cells(run_cell, specs, cfg.executor, cfg.ray_address, cfg.cpus_per_cell,
+                        cfg.gpus_per_cell)
+    cells = {(r["arch"], r["representation"], r["seed"]): r for r in results}
+    comparisons = _paired(cells, cfg, out)
+    (out / "comparisons.json").write_text(json.dumps(comparisons, indent=2))
+    seed0 = cfg.seeds[0]
+    verdicts: dict[str, Any] = {}
+    if "lungs_removed" in cfg.representations:
+        for arch in cfg.architectures:
+            v = verdict(cells[(arch, "data", seed0)]["eval"],
+                        cells[(arch, "lungs_removed", seed0)]["eval"],
+                        comparisons[arch][f"seed{seed0}"]["lungs_removed"])
+            v["seed"] = seed0
+            verdicts[f"{cfg.name}/{arch}"] = v
+    (out / "verdicts.json").write_text(json.dumps(verdicts, indent=2))
+    audits = _audits(cfg, data, masks, out, rt) if cfg.audit else {}
+    cams = _cams(cfg, data, masks, out, rt) if cfg.cam else {}
+    probe = _probe(cfg, data, masks, out, rt) if cfg.probe_source else None
+    results_all = {"config": cfg.model_dump(mode="json"), "environment": env, "mask_qc": qc,
+                   "figures": {"fig1": str(out / "figures" / "fig1.png")},
+                   "cells": {f"{a}/{r}/seed{s}": c for (a, r, s), c in cells.items()},
+                   "comparisons": comparisons, "verdicts": verdicts, "audits": audits,
+                   "cam": cams, "probe": probe}
+    (out / "results.json").write_text(json.dumps(results_all, indent=2, default=str))
+    write_report(results_all, out)
+    return results_all
+
+
+def _audits(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path,
+            rt: Runtime) -> dict[str, Any]:
+    from hideseek.classification.evaluate import audit
+
+    res = {}
+    for arch in cfg.architectures:
+        path = out / "audit" / f"{arch}.json"
+        if path.is_file():
+            res[arch] = json.loads(path.read_text())
+            continue
+        model = out / "cells" / arch / "data" / f"seed{cfg.seeds[0]}"
+        r, _ = audit(model, data, masks, tuple(cfg.representations), runtime=rt,
+                     n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(r, indent=2))
+        res[arch] = r
+    return res
+
+
+def _cams(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path,
+          rt: Runtime) -> dict[str, Any]:
+    from hideseek.explanation import figure3, ratio_plot, run_cam
+
+    res = {}
+    for arch in cfg.architectures:
+        folder = out / "cam" / arch
+        if (folder / "cam.json").is_file() and (folder / "fig3.png").is_file():
+            res[arch] = json.loads((folder / "cam.json").read_text())
+            continue
+        models: dict[str, str | Path] = {
+            rep: out / "cells" / arch / rep / f"seed{cfg.seeds[0]}"
+            for rep in cfg.representations}
+        r = run_cam(models, data, masks, folder, runtime=rt, max_images=cfg.cam_max_images,
+                    n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask)
+        ratio_plot(folder / "lung_ratio.png", r, ["normal", "pneumonia", "COVID-19"],
+                   title=f"{arch}: Grad-CAM attribution in the lungs / lung area (95% CI)")
+        figure3(models, data, masks, folder / "fig3.png", runtime=rt)
+        r["folder"] = str(folder)
+        (folder / "cam.json").write_text(json.dumps(r, indent=2))
+        res[arch] = r
+    return res
+
+
+def _probe(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path,
+           rt: Runtime) -> dict[str, Any] | None:
+    from hideseek.classification.config import TrainConfig
+    from hideseek.classification.probe import probe_source
+
+    if len({r.source for r in data.records}) < 2:
+        log.info("source probe skipped: one source only")
+        return None
+    path = out / "probe" / "probe.json"
+    if path.is_file():
+        return dict(json.loads(path.read_text()))
+    arch = cfg.probe_arch or cfg.architectures[0]
+    tc = TrainConfig(**{**cfg.train, "arch": arch, "seed": cfg.seeds[0], "fill": cfg.fill,
+                        "box_margin": cfg.box_margin})
+    return probe_source(data, masks, out / "probe", tc, runtime=rt, resume=False)
