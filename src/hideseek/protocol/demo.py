@@ -53,10 +53,8 @@ def run_demo(out: str | Path, n: int = 300, archs: tuple[str, ...] = ("resnet18"
                              executor=executor, ray_address=address)  # type: ignore[arg-type]
         res = run_protocol(cfg)
         verdicts.update(res["verdicts"])
-        if merged is None:
-            merged = res
-        else:  # one report: the second scenario's cells beside the first's
-            merged = _merge(merged, res)
+        # One report: the second scenario's cells beside the first's.
+        merged = res if merged is None else _merge(merged, res)
     assert merged is not None
     merged["verdicts"] = verdicts
     merged["config"]["name"] = "demo (phantoms: lungs and shortcut)"
