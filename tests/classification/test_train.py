@@ -117,3 +117,21 @@ def test_probe_source(phantom_shortcut: Path, tmp_path: Path) -> None:
     assert r["sources"] == ["site_a", "site_b", "site_c"]
     assert set(r["representations"]) == {"data", "lungs_removed"}
     assert (tmp_path / "probe" / "probe.json").is_file()
+
+
+def test_ddp_under_torchrun_on_cpu(phantom_lungs: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    torchrun = Path(sys.executable).parent / "torchrun"
+    env = {**os.environ, "HIDESEEK_CACHE": str(tmp_path / "c"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", "-m", "hideseek", "train", str(phantom_lungs),
+         "--out", str(tmp_path / "ddp"), "--arch", "resnet18", "--no-pretrained", "--epochs",
+         "1", "--image-size", "32", "--batch-size", "8"],
+        env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "ddp" / "train.json").read_text())
+    assert summary["runtime"]["world_size"] == 2 and (tmp_path / "ddp" / "best.pt").is_file()
+    assert proc.stdout.count("best epoch") == 1  # only rank 0 reports

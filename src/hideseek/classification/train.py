@@ -243,7 +243,8 @@ def train_classifier(data: CXRDataset, out: str | Path, cfg: TrainConfig,
             w.writeheader()
             w.writerows(history)
     seconds = time.perf_counter() - t0
-    summary = {"arch": cfg.arch, "representation": cfg.representation, "seed": cfg.seed,
+    summary = {"rank": rank, "arch": cfg.arch, "representation": cfg.representation,
+               "seed": cfg.seed,
                "best_epoch": best_epoch, "best_val": best, "select_metric": cfg.select_metric,
                "classes": classes, "n": {k: len(v) for k, v in by_split.items()},
                "excluded_bad_masks": len(data.records) - len(records),

@@ -41,6 +41,8 @@ def _train(args: argparse.Namespace) -> int:
     data = load_data_arg(args)
     summary = train_classifier(data, args.out, cfg, masks_dir=args.masks, resume=args.resume,
                                runtime=_runtime(args), on_bad_mask=args.on_bad_mask)
+    if summary.get("rank", 0) != 0:
+        return 0  # under torchrun only rank 0 reports
     print(f"{cfg.arch} on {cfg.representation}: best epoch {summary['best_epoch']} "
           f"(validation {cfg.select_metric} {summary['best_val']:.3f}); "
           f"{summary['n']['train']} train / {summary['n']['val']} val images; test split "
