@@ -7,21 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from hideseek.plotting import REPRESENTATION_TITLES as _TITLES
+from hideseek.plotting import pyplot, save_figure
+
 __all__ = ["cam_grid", "ratio_plot"]
-
-_TITLES = {"data": "original", "lungs_isolated": "lungs isolated",
-           "lungs_removed": "lungs removed", "lungs_framed": "lungs framed",
-           "lungs_boxed_out": "lungs boxed out"}
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
 
 def cam_grid(path: str | Path, tiles: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, str,
                                                                   float]],
@@ -36,7 +25,7 @@ def cam_grid(path: str | Path, tiles: dict[tuple[str, str], tuple[np.ndarray, np
         representations: Column order.
         title: Figure title (e.g. the architecture).
     """
-    plt = _plt()
+    plt = pyplot()
     rows = [c for c in classes if any((c, r) in tiles for r in representations)]
     fig, axes = plt.subplots(len(rows), len(representations),
                              figsize=(2.4 * len(representations), 2.7 * len(rows)),
@@ -61,19 +50,14 @@ def cam_grid(path: str | Path, tiles: dict[tuple[str, str], tuple[np.ndarray, np
             if j == 0:
                 ax.set_ylabel(f"true: {cls}", fontsize=10)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def ratio_plot(path: str | Path, result: dict[str, Any], classes: list[str],
                measure: str = "lung_ratio", title: str = "") -> Path:
     """Grouped bars of a CAM measure per representation and true class, with 95% intervals;
     a dashed line at 1.0 (no preference for the lungs) for ``lung_ratio``."""
-    plt = _plt()
+    plt = pyplot()
     reps = list(result["representations"])
     fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(reps), 3.6))
     width = 0.8 / len(classes)
@@ -96,9 +80,4 @@ def ratio_plot(path: str | Path, result: dict[str, Any], classes: list[str],
     ax.set_ylabel(measure.replace("_", " "))
     ax.set_title(title or f"Grad-CAM {measure.replace('_', ' ')} (95% CI)", fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from hideseek.plotting import REPRESENTATION_TITLES as _TITLES
+from hideseek.plotting import pyplot, save_figure
 from hideseek.representations.transforms import REPRESENTATIONS, apply_representation
 
 __all__ = ["representation_figure"]
 
-_TITLES = {"data": "original", "lungs_isolated": "lungs isolated",
-           "lungs_removed": "lungs removed", "lungs_framed": "lungs framed",
-           "lungs_boxed_out": "lungs boxed out"}
 
 
 def representation_figure(path: str | Path,
@@ -27,11 +26,7 @@ def representation_figure(path: str | Path,
         fill: Fill of the hidden pixels.
         box_margin: Pixels around each lung box.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     n = len(samples)
     fig, axes = plt.subplots(n, len(REPRESENTATIONS), figsize=(2.3 * len(REPRESENTATIONS),
                                                                2.5 * n), squeeze=False)
@@ -47,9 +42,4 @@ def representation_figure(path: str | Path,
             if col == 0:
                 ax.set_ylabel(title, fontsize=11)
     fig.suptitle("ROI Hide-and-Seek: the five versions of each image", fontsize=12)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi)
