@@ -26,24 +26,6 @@ __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("hideseek")
 
-# Stages still to come, with the issue that delivers them.
-_PLANNED = {
-    "segment": "lung segmentation: train, eval, predict (issue 3)",
-    "represent": "write the five ROI Hide-and-Seek versions of a dataset (issue 4)",
-    "train": "train a classifier on one representation (issue 5)",
-    "evaluate": "metrics with confidence intervals (issue 5)",
-    "audit": "test one trained model on all five representations (issue 5)",
-    "probe-source": "can the data source be predicted without the lungs? (issue 5)",
-    "cam": "Grad-CAM maps and attribution-in-lungs numbers (issue 6)",
-    "run": "run the whole protocol from a YAML config (issue 7)",
-    "demo": "the protocol on phantom data, with a report (issue 7)",
-}
-
-
-def _not_yet(name: str) -> int:
-    raise HideseekError(f"'hideseek {name}' is not implemented yet ({_PLANNED[name]})")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to document the CLI)."""
     parser = argparse.ArgumentParser(
@@ -61,11 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
     classify_cmds.register(sub)
     cam_cmds.register(sub)
     protocol_cmds.register(sub)
-    registered = set(sub.choices)
-    for name, help_text in _PLANNED.items():
-        if name not in registered:
-            p = sub.add_parser(name, help=f"{help_text} [not yet implemented]")
-            p.set_defaults(handler=lambda args, _n=name: _not_yet(_n))
     return parser
 
 
