@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hideseek.classification.models.registry import ARCHITECTURES
 from hideseek.errors import HideseekError
 from hideseek.representations.transforms import FILLS, REPRESENTATIONS
+from hideseek.validation import all_of
 
 __all__ = ["PRESETS", "AugmentConfig", "TrainConfig", "load_train_config"]
 
@@ -63,23 +64,19 @@ class TrainConfig(BaseModel):
     @field_validator("arch")
     @classmethod
     def _arch(cls, v: str) -> str:
-        if v not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture {v!r}; choose from {', '.join(ARCHITECTURES)}")
+        all_of([v], ARCHITECTURES, "architecture")
         return v
 
     @field_validator("representation")
     @classmethod
     def _rep(cls, v: str) -> str:
-        if v not in REPRESENTATIONS:
-            raise ValueError(f"unknown representation {v!r}; choose from "
-                             f"{', '.join(REPRESENTATIONS)}")
+        all_of([v], REPRESENTATIONS, "representation")
         return v
 
     @field_validator("fill")
     @classmethod
     def _fill(cls, v: str) -> str:
-        if v not in FILLS:
-            raise ValueError(f"unknown fill {v!r}; choose from {', '.join(FILLS)}")
+        all_of([v], FILLS, "fill")
         return v
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hideseek.classification.models.registry import ARCHITECTURES
 from hideseek.errors import HideseekError
 from hideseek.representations.transforms import FILLS, REPRESENTATIONS
+from hideseek.validation import all_of
 
 __all__ = ["ProtocolConfig", "load_protocol_config"]
 
@@ -55,18 +56,13 @@ class ProtocolConfig(BaseModel):
     @field_validator("architectures")
     @classmethod
     def _archs(cls, v: list[str]) -> list[str]:
-        bad = [a for a in v if a not in ARCHITECTURES]
-        if bad:
-            raise ValueError(f"unknown architecture(s) {bad}; choose from {list(ARCHITECTURES)}")
+        all_of(v, ARCHITECTURES, "architecture")
         return v
 
     @field_validator("representations")
     @classmethod
     def _reps(cls, v: list[str]) -> list[str]:
-        bad = [r for r in v if r not in REPRESENTATIONS]
-        if bad:
-            raise ValueError(f"unknown representation(s) {bad}; choose from "
-                             f"{list(REPRESENTATIONS)}")
+        all_of(v, REPRESENTATIONS, "representation")
         if "data" not in v:
             v = ["data", *v]  # every comparison is against the originals
         return v
@@ -74,8 +70,7 @@ class ProtocolConfig(BaseModel):
     @field_validator("fill")
     @classmethod
     def _fill(cls, v: str) -> str:
-        if v not in FILLS:
-            raise ValueError(f"unknown fill {v!r}; choose from {list(FILLS)}")
+        all_of([v], FILLS, "fill")
         return v
 
     @field_validator("train")
