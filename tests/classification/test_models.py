@@ -94,3 +94,8 @@ def test_config_presets_yaml_and_errors(tmp_path: Path) -> None:
         load_train_config(y)
     with pytest.raises(HideseekError, match="representation"):
         load_train_config(representation="lungs_gone")
+
+
+def test_initialisation_is_recorded() -> None:
+    assert build_model("resnet18", pretrained=False).init == "random"
+    assert build_model("covidnet").init == "random"

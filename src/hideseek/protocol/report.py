@@ -80,7 +80,8 @@ def _arch_section(results: dict[str, Any], arch: str, out: Path) -> dict[str, An
         per = results["cells"][f"{arch}/{rep}/seed{seed}"]["eval"].get("per_source", {})
         source_rows.append([rep, *[f"{_fmt(per[s]['accuracy'])} (n {per[s]['n']})"
                                    if s in per else "-" for s in sources]])
-    section: dict[str, Any] = {"name": arch, "header": header, "rows": rows,
+    init = results["cells"][f"{arch}/data/seed{seed}"]["train"].get("init", "unknown")
+    section: dict[str, Any] = {"name": arch, "init": init, "header": header, "rows": rows,
                                "seed_rows": seed_rows, "sources": sources,
                                "source_rows": source_rows}
     audit = results.get("audits", {}).get(arch)

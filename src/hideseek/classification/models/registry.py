@@ -64,9 +64,10 @@ class Classifier(nn.Module):
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, arch: str, backbone: nn.Module) -> None:
+    def __init__(self, arch: str, backbone: nn.Module, init: str = "random") -> None:
         super().__init__()
         self.arch = arch
+        self.init = init  # "random" or the name of the loaded weights (reported with results)
         self.backbone = backbone
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
@@ -106,7 +107,7 @@ def build_model(arch: str, num_classes: int = 3, pretrained: bool = True) -> Cla
                         Path(torch.hub.get_dir()) / "checkpoints", arch)
     backbone = torchvision.models.get_model(arch, weights=weights)
     _replace_head(backbone, arch, num_classes)
-    return Classifier(arch, backbone)
+    return Classifier(arch, backbone, init=str(weights) if weights is not None else "random")
 
 
 def _last_relu(features: nn.Module) -> nn.Module:
