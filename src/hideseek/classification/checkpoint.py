@@ -9,6 +9,7 @@ import torch
 
 from hideseek.classification.models.registry import Classifier, build_model
 from hideseek.errors import HideseekError
+from hideseek.runtime import load_checkpoint_file
 
 __all__ = ["load_classifier", "save_classifier"]
 
@@ -39,15 +40,7 @@ def load_classifier(path: str | Path, arch: str | None = None) -> tuple[Classifi
     Returns:
         The model in eval mode and its metadata (``classes``, ``config``, ...).
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
-    if not path.is_file():
-        raise HideseekError(f"{path}: model not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise HideseekError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+    path, ckpt = load_checkpoint_file(path)
     if isinstance(ckpt, dict) and ckpt.get("kind") == KIND:
         model = build_model(ckpt["arch"], len(ckpt["classes"]), pretrained=False)
         model.load_state_dict(ckpt["state_dict"])

@@ -13,7 +13,7 @@ from hideseek.errors import HideseekError
 from hideseek.representations.transforms import FILLS, REPRESENTATIONS
 from hideseek.validation import all_of
 
-__all__ = ["PRESETS", "AugmentConfig", "TrainConfig", "load_train_config"]
+__all__ = ["PRESETS", "AugmentConfig", "TrainConfig", "config_from_meta", "load_train_config"]
 
 
 class AugmentConfig(BaseModel):
@@ -123,3 +123,11 @@ def load_train_config(path: str | Path | None = None, preset: str | None = None,
         return TrainConfig(**values)
     except ValueError as exc:
         raise HideseekError(f"invalid training config: {exc}") from exc
+
+
+def config_from_meta(meta: dict[str, Any], representation: str) -> TrainConfig:
+    """The training config stored with a checkpoint, set to another representation (plain
+    torchvision state dicts carry none: the defaults apply)."""
+    cfg = TrainConfig(**{k: v for k, v in meta.get("config", {}).items()
+                         if k in TrainConfig.model_fields})
+    return cfg.model_copy(update={"representation": representation})

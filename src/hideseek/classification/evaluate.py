@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from hideseek.classification.checkpoint import load_classifier
-from hideseek.classification.config import TrainConfig
+from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset, usable_records
 from hideseek.classification.models.registry import Classifier
 from hideseek.classification.stats import classification_metrics, paired_comparison, wilson
@@ -88,9 +88,7 @@ def _predict(model: Classifier, meta: dict[str, Any], data: CXRDataset, records:
              representation: str, masks_dir: Path | None, originals: set[str],
              runtime: Runtime, cache_dir: str | Path | None,
              batch_size: int) -> Predictions:
-    cfg = TrainConfig(**{k: v for k, v in meta.get("config", {}).items()
-                         if k in TrainConfig.model_fields})
-    cfg = cfg.model_copy(update={"representation": representation})
+    cfg = config_from_meta(meta, representation)
     classes = meta["classes"]
     if cfg.target == "source":
         unseen = {r.source for r in records} - set(classes)

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hideseek.classification.checkpoint import load_classifier
-from hideseek.classification.config import TrainConfig
+from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset, usable_records
 from hideseek.classification.evaluate import select_records
 from hideseek.classification.models.registry import Classifier, target_layer
@@ -30,12 +30,6 @@ from hideseek.segmentation.postprocess import boxes_mask
 __all__ = ["cam_dataset", "figure3", "run_cam"]
 
 log = logging.getLogger(__name__)
-
-
-def _config(meta: dict[str, Any], representation: str) -> TrainConfig:
-    cfg = TrainConfig(**{k: v for k, v in meta.get("config", {}).items()
-                         if k in TrainConfig.model_fields})
-    return cfg.model_copy(update={"representation": representation})
 
 
 @torch.no_grad()
@@ -138,8 +132,8 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
         if rep not in REPRESENTATIONS:
             raise HideseekError(f"unknown representation {rep!r}")
         model, meta = load_classifier(model_path)
-        ds = representation_dataset(data, records, _config(meta, rep), mdir, cache, train=False,
-                                    originals=originals)
+        ds = representation_dataset(data, records, config_from_meta(meta, rep), mdir, cache,
+                                    train=False, originals=originals)
         rows, maps = cam_dataset(model, ds, rt, batch_size, desc=f"cam {rep}")
         np.savez_compressed(out / f"maps_{rep}.npz", filenames=np.array(
             [r["filename"] for r in rows]), **maps)  # type: ignore[arg-type]
@@ -181,8 +175,8 @@ def figure3(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
     for rep, model_path in models.items():
         model, meta = load_classifier(model_path)
         arch = meta.get("arch", "")
-        ds = representation_dataset(data, chosen, _config(meta, rep), mdir, cache, train=False,
-                                    originals=originals)
+        ds = representation_dataset(data, chosen, config_from_meta(meta, rep), mdir, cache,
+                                    train=False, originals=originals)
         rows, maps = cam_dataset(model, ds, rt, batch_size=len(chosen), desc=f"fig3 {rep}")
         for i, row in enumerate(rows):
             tiles[(row["label"], rep)] = (ds.array(i), maps["predicted"][i].astype(np.float32),

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from hideseek.errors import HideseekError
+from hideseek.runtime import load_checkpoint_file
 from hideseek.segmentation.unet import UNet, UNetConfig
 
 __all__ = ["DEFAULT_MODEL", "load_segmenter", "save_segmenter"]
@@ -52,15 +53,7 @@ def load_segmenter(path: str | Path | None = None) -> tuple[UNet, int, dict[str,
         if not path.is_file():
             raise HideseekError(f"the default segmentation model is missing ({path}); "
                                 "reinstall hideseek or pass --model")
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
-    if not path.is_file():
-        raise HideseekError(f"{path}: segmentation model not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise HideseekError(f"{path}: not a readable model checkpoint ({exc})") from exc
+    path, ckpt = load_checkpoint_file(path, "segmentation model")
     if not isinstance(ckpt, dict) or ckpt.get("kind") != "hideseek-unet":
         raise HideseekError(f"{path}: not a hideseek segmentation checkpoint")
     model = UNet(UNetConfig(**ckpt["config"]))
