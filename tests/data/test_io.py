@@ -123,8 +123,9 @@ def test_dicom_monochrome2_and_monochrome1(tmp_path: Path) -> None:
     _dicom(tmp_path / "m2.dcm", pixels, "MONOCHROME2")
     _dicom(tmp_path / "m1.dcm", pixels, "MONOCHROME1")
     m2, m1 = read_image(tmp_path / "m2.dcm"), read_image(tmp_path / "m1.dcm")
-    np.testing.assert_allclose(m2, pixels / 4000.0, atol=1e-6)
-    np.testing.assert_allclose(m1, 1.0 - pixels / 4000.0, atol=1e-6)
+    # One intensity policy: BitsStored 12 -> divided by 4095 (no longer min-max per image).
+    np.testing.assert_allclose(m2, pixels / 4095.0, atol=1e-6)
+    np.testing.assert_allclose(m1, 1.0 - pixels / 4095.0, atol=1e-6)
     assert image_shape(tmp_path / "m2.dcm") == (2, 2)
 
 
