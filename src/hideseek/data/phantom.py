@@ -34,7 +34,15 @@ from hideseek.data.io import write_png
 from hideseek.data.labels import LABELS
 from hideseek.data.manifest import Record, write_manifest
 
-__all__ = ["SCENARIOS", "SITES", "PhantomConfig", "make_phantom", "write_phantom_dataset"]
+__all__ = [
+    "COVIDX_SOURCES",
+    "SCENARIOS",
+    "SITES",
+    "PhantomConfig",
+    "make_phantom",
+    "write_covidx_tree",
+    "write_phantom_dataset",
+]
 
 log = logging.getLogger(__name__)
 
@@ -192,4 +200,50 @@ def write_phantom_dataset(out: str | Path, config: PhantomConfig) -> list[Record
         f"{config.correlation:g} --seed {config.seed}`. No patient data; free to use.\n",
         encoding="utf-8")
     log.info("wrote %d phantom images to %s", len(records), out)
+    return records
+
+
+COVIDX_SOURCES = ("rsna", "cohen", "actualmed", "sirm")
+
+
+def write_covidx_tree(out: str | Path, n: int, *, size: int = 64, images_per_patient: int = 3,
+                      test_every: int = 5, scenario: str = "lungs", seed: int = 0
+                      ) -> list[Record]:
+    """Write a COVIDx-format tree of phantoms: ``train/``, ``test/``, ``train.txt``, ``test.txt``.
+
+    Each split-file line is ``patient_id filename label source`` as in COVIDx; every patient has
+    ``images_per_patient`` images, one label and one source (``rsna``, ``cohen``, ``actualmed``,
+    ``sirm`` in turn), and every ``test_every``-th patient is in the official test split.
+
+    Args:
+        out: The tree's root (pass it as ``--images``; the split files sit in it too).
+        n: Number of images.
+        size: Image side in pixels.
+        images_per_patient: Images per patient.
+        test_every: One patient in this many goes to ``test``.
+        scenario: Phantom scenario (see the module docstring); sites follow the label.
+        seed: Base seed.
+
+    Returns:
+        The records written, with their official split.
+    """
+    out = Path(out)
+    lines: dict[str, list[str]] = {"train": [], "test": []}
+    records = []
+    for i in range(n):
+        patient = i // images_per_patient
+        label = LABELS[patient % len(LABELS)]
+        source = COVIDX_SOURCES[(patient // len(LABELS)) % len(COVIDX_SOURCES)]
+        split = "test" if patient % test_every == test_every - 1 else "train"
+        rng = np.random.default_rng([seed, i])
+        image, _ = make_phantom(label, scenario, SITES[LABELS.index(label)], size, rng)
+        name = f"{source}-{patient:05d}-{i % images_per_patient}.png"
+        write_png(out / split / name, image)
+        pid = f"{source}{patient:05d}"
+        lines[split].append(f"{pid} {name} {label} {source}")
+        records.append(Record(filename=f"{split}/{name}", label=label, source=source,
+                              patient_id=pid, split=split))
+    for split, rows in lines.items():
+        (out / f"{split}.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    log.info("wrote a COVIDx-format tree of %d phantoms to %s", n, out)
     return records

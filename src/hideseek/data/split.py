@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
@@ -12,6 +13,8 @@ from hideseek.data.manifest import SPLITS, Record
 from hideseek.errors import DataError
 
 __all__ = ["assign_splits", "patient_overlap"]
+
+log = logging.getLogger(__name__)
 
 
 def patient_overlap(records: Sequence[Record]) -> dict[str, list[str]]:
@@ -31,7 +34,10 @@ def assign_splits(records: Sequence[Record], fractions: tuple[float, float, floa
     The remaining patients are shuffled per (majority) label with ``seed`` and dealt to the
     splits so that each label's patients follow ``fractions`` as closely as possible. When some
     records already carry a split (e.g. COVIDx train/test), new patients only go to the splits
-    not yet present plus ``val``, so a given test set is never enlarged.
+    not yet present plus ``val``, so a given test set is never enlarged. When every record has
+    a split and none is ``val`` (the official COVIDx train/test files), a validation split is
+    carved from the *training* patients (``val / (train + val)`` of them, grouped, stratified,
+    seeded); the test split is left as it is.
 
     Args:
         records: The dataset's records.
@@ -47,16 +53,7 @@ def assign_splits(records: Sequence[Record], fractions: tuple[float, float, floa
     if overlap:
         shown = ", ".join(f"{p} ({'/'.join(s)})" for p, s in list(overlap.items())[:10])
         raise DataError(f"{len(overlap)} patient(s) appear in several splits: {shown}")
-    fixed = {r.patient_id: r.split for r in records if r.split}
-    present = set(fixed.values())
-    targets = dict(zip(SPLITS, fractions, strict=True))
-    if present:
-        # Only fill what is missing: e.g. a train/test dataset gets a val split carved from train.
-        open_splits = [s for s in SPLITS if s not in present or s == "train"]
-        if "val" not in present:
-            open_splits = ["train", "val"]
-        total = sum(targets[s] for s in open_splits) or 1.0
-        targets = {s: (targets[s] / total if s in open_splits else 0.0) for s in SPLITS}
+    fixed, targets = _open_targets(records, fractions)
     labels_of: dict[str, Counter[str]] = defaultdict(Counter)
     for r in records:
         if r.patient_id not in fixed:
@@ -66,8 +63,41 @@ def assign_splits(records: Sequence[Record], fractions: tuple[float, float, floa
         # Ties broken by label name so the result depends on the seed only.
         label = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
         by_label[label].append(patient)
-    rng = np.random.default_rng(seed)
     assigned = dict(fixed)
+    assigned.update(_deal(by_label, targets, seed))
+    return [replace(r, split=assigned[r.patient_id]) for r in records]
+
+
+def _open_targets(records: Sequence[Record], fractions: tuple[float, float, float]
+                  ) -> tuple[dict[str, str], dict[str, float]]:
+    """Patients whose split is fixed, and the target share of each split for the others."""
+    fixed = {r.patient_id: r.split for r in records if r.split}
+    present = set(fixed.values())
+    targets = dict(zip(SPLITS, fractions, strict=True))
+    if present and len(fixed) == len({r.patient_id for r in records}) and "val" not in present:
+        # Every record has a split (e.g. COVIDx train/test) but none is val: carve val from the
+        # training patients; the given test split is never touched.
+        fixed = {p: s for p, s in fixed.items() if s != "train"}
+        train, val, _ = fractions
+        share = val / (train + val) if train + val > 0 else 0.0
+        log.info("no validation split given: carving one from the training patients (%.0f%% "
+                 "of them, grouped by patient, stratified by label, seeded)", 100 * share)
+        return fixed, {"train": 1.0 - share, "val": share, "test": 0.0}
+    if present:
+        # Only fill what is missing: new patients go to train and val (and test when absent).
+        open_splits = [s for s in SPLITS if s not in present or s == "train"]
+        if "val" not in present:
+            open_splits = ["train", "val"]
+        total = sum(targets[s] for s in open_splits) or 1.0
+        targets = {s: (targets[s] / total if s in open_splits else 0.0) for s in SPLITS}
+    return fixed, targets
+
+
+def _deal(by_label: dict[str, list[str]], targets: dict[str, float], seed: int
+          ) -> dict[str, str]:
+    """Shuffle each label's patients with ``seed`` and deal them to the splits by ``targets``."""
+    rng = np.random.default_rng(seed)
+    assigned: dict[str, str] = {}
     for label in sorted(by_label):
         patients = by_label[label]
         order = rng.permutation(len(patients))
@@ -85,4 +115,4 @@ def assign_splits(records: Sequence[Record], fractions: tuple[float, float, floa
             for idx in order[start : start + share[s]]:
                 assigned[patients[idx]] = s
             start += share[s]
-    return [replace(r, split=assigned[r.patient_id]) for r in records]
+    return assigned
