@@ -9,18 +9,28 @@ __all__ = ["add_data_arguments", "register"]
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
-    """``DATA`` (pack folder or COVIDx split files) and ``--images``."""
+    """``DATA`` (pack folder, ImageFolder, folder of images or COVIDx split files), ``--images``
+    and ``--max-pixels``."""
     p.add_argument("data", metavar="DATA", nargs="+",
-                   help="dataset folder (manifest.csv + images/) or COVIDx split file(s)")
+                   help="dataset folder (manifest.csv + images/, or one subfolder per label, "
+                   "or plain images where no labels are needed) or COVIDx split file(s)")
     p.add_argument("--images", metavar="DIR", help="images folder for COVIDx split files")
+    p.add_argument("--max-pixels", type=int, metavar="N", default=None,
+                   help="refuse images larger than N pixels (width x height) as decompression "
+                   "bombs (default: Pillow's limit, about 89 million)")
+
+
+def _data(args: argparse.Namespace) -> Any:
+    return args.data if len(args.data) > 1 else args.data[0]
 
 
 def load_data_arg(args: argparse.Namespace, require_label: bool = True) -> Any:
     """Load the dataset named on the command line."""
-    from hideseek.data import load_dataset
+    from hideseek.data import load_dataset, set_max_pixels
 
-    data = args.data if len(args.data) > 1 else args.data[0]
-    return load_dataset(data, images=args.images, require_label=require_label)
+    if getattr(args, "max_pixels", None) is not None:
+        set_max_pixels(args.max_pixels)
+    return load_dataset(_data(args), images=args.images, require_label=require_label)
 
 
 def _phantom(args: argparse.Namespace) -> int:
@@ -39,10 +49,10 @@ def _phantom(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from hideseek.data.check import check_dataset, format_report
+    from hideseek.data.check import check_path, format_report
 
-    data = load_data_arg(args, require_label=False)
-    report = check_dataset(data, decode=not args.no_decode)
+    report = check_path(_data(args), images=args.images, decode=not args.no_decode,
+                        max_pixels=args.max_pixels)
     print(format_report(report))
     return 0 if report.ok else 1
 
@@ -61,8 +71,10 @@ def register(sub: Any) -> None:
 
     d = sub.add_parser("data", help="inspect datasets")
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    c = dsub.add_parser("check", help="counts per label x source x split, unreadable files, "
-                        "patient overlap; exits non-zero on problems")
+    c = dsub.add_parser("check", help="counts per label x source x split, intensity per source "
+                        "x label, and every problem (names, duplicates, labels, missing or "
+                        "unreadable files, missing patient ids, patient overlap); exits non-zero "
+                        "on problems")
     add_data_arguments(c)
     c.add_argument("--no-decode", action="store_true", help="skip decoding every image")
     c.set_defaults(handler=_check)

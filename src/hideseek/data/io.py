@@ -217,7 +217,7 @@ def _declared_bits(img: Image.Image, path: Path, container: int) -> int:
         if sbit and 1 <= sbit <= container:
             return sbit
     if img.format == "TIFF":
-        per_sample = img.tag_v2.get(258)  # BitsPerSample
+        per_sample = getattr(img, "tag_v2", {}).get(258)  # BitsPerSample
         if isinstance(per_sample, tuple):
             per_sample = per_sample[0] if per_sample else None
         if per_sample and 1 <= int(per_sample) <= container:

@@ -1,7 +1,9 @@
-"""Datasets named by one path: a pack folder (manifest + images) or a COVIDx split file.
+"""Datasets named by one path: a pack folder (manifest + images), COVIDx split files, an
+ImageFolder tree (one subfolder per label) or a bare folder of images (no labels).
 
 Loading validates everything up front and reports every problem at once; nothing is dropped
-silently.
+silently. Given a ``problems`` list, the loader collects the problems there instead of raising
+(``hideseek data check`` reports every kind in one run).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from hideseek.data.labels import normalise_label
 from hideseek.errors import DataError
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "SPLITS",
     "CXRDataset",
+    "Problem",
     "Record",
     "load_dataset",
     "safe_relative_name",
@@ -32,6 +36,8 @@ _SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": 
                   "validation": "val", "test": "test", "testing": "test"}
 _CORE = ("filename", "label", "source", "patient_id", "split")
 _MAX_LISTED = 20
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom",
+                            ".dic"})
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,9 @@ class CXRDataset:
         images_dir: Folder the record file names are relative to.
         records: The images.
         masks_dir: Lung masks (same file names), when the dataset has them.
-        form: ``pack`` or ``covidx``.
+        form: ``pack``, ``covidx``, ``imagefolder`` or ``folder`` (bare images, no labels).
         split_files: The COVIDx split files it was read from (``covidx`` form).
+        missing_patient_ids: Records without a patient id (each counts as its own patient).
     """
 
     root: Path
@@ -74,6 +81,7 @@ class CXRDataset:
     masks_dir: Path | None = None
     form: str = "pack"
     split_files: list[Path] = field(default_factory=list)
+    missing_patient_ids: int = 0
 
     def __len__(self) -> int:
         return len(self.records)
@@ -93,6 +101,26 @@ class CXRDataset:
     def with_records(self, records: list[Record]) -> CXRDataset:
         """The same dataset with other records."""
         return replace(self, records=records)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a dataset.
+
+    Attributes:
+        kind: ``name``, ``duplicate``, ``label``, ``split``, ``malformed``, ``missing file``,
+            ``empty`` (or, from the data check, ``unreadable``, ``patient id``, ``overlap``).
+        message: The file or line and what is wrong with it.
+    """
+
+    kind: str
+    message: str
+
+
+def _flush(problems: list[Problem], start: int, title: str, strict: bool) -> None:
+    """Raise the problems found since ``start`` as one DataError when loading strictly."""
+    if strict and len(problems) > start:
+        raise DataError(_problem_list(title, [p.message for p in problems[start:]]))
 
 
 def safe_relative_name(name: str) -> str | None:
@@ -118,64 +146,80 @@ def _normalise_split(raw: str | None) -> str | None:
     return _SPLIT_ALIASES.get(raw.strip().lower(), "?" + raw)
 
 
+def _row_record(line: int, row: dict[str, str], origin: str, require_label: bool,
+                problems: list[Problem]) -> Record | None:
+    """The record of one row, or None after adding its problem."""
+    raw_name = row.get("filename") or ""
+    name = safe_relative_name(raw_name)
+    if name is None:
+        problems.append(Problem("name", f"{origin} line {line}: file name {raw_name!r} is empty, "
+                                "absolute or contains '..'"))
+        return None
+    raw_label = (row.get("label") or "").strip()
+    label = normalise_label(raw_label) if raw_label else None
+    if raw_label and label is None:
+        problems.append(Problem("label", f"{origin} line {line}: unknown label {raw_label!r} for "
+                                f"{name} (expected normal, pneumonia or COVID-19)"))
+        return None
+    if label is None and require_label:
+        problems.append(Problem("label", f"{origin} line {line}: missing label for {name}"))
+        return None
+    split = _normalise_split(row.get("split"))
+    if split is not None and split.startswith("?"):
+        problems.append(Problem("split", f"{origin} line {line}: unknown split {split[1:]!r} for "
+                                f"{name} (expected train, val or test)"))
+        return None
+    return Record(
+        filename=name,
+        label=label,
+        source=(row.get("source") or "").strip() or "unknown",
+        patient_id=(row.get("patient_id") or "").strip(),
+        split=split,
+        extra={k: v for k, v in row.items() if k not in _CORE and k is not None},
+    )
+
+
 def _build_records(rows: Iterable[tuple[int, dict[str, str]]], origin: str,
-                   require_label: bool) -> list[Record]:
-    problems: list[str] = []
+                   require_label: bool, problems: list[Problem]) -> list[Record]:
+    """Valid records of ``rows``; a missing patient id stays empty (see :func:`_fill_patients`)."""
     records: list[Record] = []
     seen: dict[str, int] = {}
     for line, row in rows:
-        raw_name = row.get("filename") or ""
-        name = safe_relative_name(raw_name)
-        if name is None:
-            problems.append(f"{origin} line {line}: file name {raw_name!r} is empty, absolute "
-                            "or contains '..'")
+        record = _row_record(line, row, origin, require_label, problems)
+        if record is None:
             continue
-        if name in seen:
-            problems.append(f"{origin} line {line}: duplicate file name {name!r} "
-                            f"(first on line {seen[name]})")
+        if record.filename in seen:
+            problems.append(Problem("duplicate", f"{origin} line {line}: duplicate file name "
+                                    f"{record.filename!r} (first on line {seen[record.filename]})"))
             continue
-        seen[name] = line
-        raw_label = (row.get("label") or "").strip()
-        label = normalise_label(raw_label) if raw_label else None
-        if raw_label and label is None:
-            problems.append(f"{origin} line {line}: unknown label {raw_label!r} for {name} "
-                            "(expected normal, pneumonia or COVID-19)")
-            continue
-        if label is None and require_label:
-            problems.append(f"{origin} line {line}: missing label for {name}")
-            continue
-        split = _normalise_split(row.get("split"))
-        if split is not None and split.startswith("?"):
-            problems.append(f"{origin} line {line}: unknown split {split[1:]!r} for {name} "
-                            "(expected train, val or test)")
-            continue
-        extra = {k: v for k, v in row.items() if k not in _CORE and k is not None}
-        records.append(Record(
-            filename=name,
-            label=label,
-            source=(row.get("source") or "").strip() or "unknown",
-            patient_id=(row.get("patient_id") or "").strip() or name,
-            split=split,
-            extra=extra,
-        ))
-    if problems:
-        raise DataError(_problem_list(f"{origin}: invalid rows", problems))
-    if not records:
-        raise DataError(f"{origin}: no images listed")
+        seen[record.filename] = line
+        records.append(record)
     return records
 
 
-def _check_files(records: Sequence[Record], folder: Path, what: str) -> None:
-    missing = [r.filename for r in records if not (folder / r.filename).is_file()]
+def _fill_patients(records: list[Record], origin: object) -> tuple[list[Record], int]:
+    """Use the file name as patient id where none is given; warn with the count."""
+    missing = sum(1 for r in records if not r.patient_id)
     if missing:
+        log.warning("%s: %d of %d images have no patient_id; each counts as its own patient, so "
+                    "splits cannot keep a patient's images together", origin, missing,
+                    len(records))
+        records = [r if r.patient_id else replace(r, patient_id=r.filename) for r in records]
+    return records, missing
+
+
+def _check_files(records: Sequence[Record], folder: Path, what: str,
+                 problems: list[Problem], strict: bool) -> list[Record]:
+    """The records whose file exists; the others are problems."""
+    missing = [r.filename for r in records if not (folder / r.filename).is_file()]
+    if strict and missing:
         raise DataError(_problem_list(f"{what} missing under {folder}", missing))
+    problems += [Problem("missing file", f"{folder / name}: file not found") for name in missing]
+    gone = set(missing)
+    return [r for r in records if r.filename not in gone]
 
 
-def _load_pack(root: Path, require_label: bool) -> CXRDataset:
-    manifest = root / "manifest.csv"
-    if not manifest.is_file():
-        raise DataError(f"{root}: no manifest.csv (a dataset folder holds manifest.csv and "
-                        "images/, or pass a COVIDx split file with --images DIR)")
+def _read_manifest(manifest: Path, require_label: bool) -> list[tuple[int, dict[str, str]]]:
     with manifest.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         columns = [c.strip() for c in (reader.fieldnames or [])]
@@ -185,15 +229,67 @@ def _load_pack(root: Path, require_label: bool) -> CXRDataset:
             raise DataError(f"{manifest}: missing column(s) {', '.join(lacking)} "
                             f"(has: {', '.join(columns) or 'none'})")
         reader.fieldnames = columns
-        rows = [(i + 2, {k: (v or "") for k, v in row.items()}) for i, row in enumerate(reader)]
-    records = _build_records(rows, str(manifest), require_label)
+        return [(i + 2, {k: (v or "") for k, v in row.items()}) for i, row in enumerate(reader)]
+
+
+def _load_pack(root: Path, require_label: bool, problems: list[Problem],
+               strict: bool) -> CXRDataset:
+    manifest = root / "manifest.csv"
+    rows = _read_manifest(manifest, require_label)
+    records = _build_records(rows, str(manifest), require_label, problems)
+    _flush(problems, 0, f"{manifest}: invalid rows", strict)
+    _require_some(records, str(manifest), problems, strict)
     images = root / "images"
     if not images.is_dir():
         raise DataError(f"{root}: no images/ folder beside manifest.csv")
-    _check_files(records, images, "image files")
+    records = _check_files(records, images, "image files", problems, strict)
+    records, missing = _fill_patients(records, manifest)
     masks = root / "masks"
     return CXRDataset(root=root, images_dir=images, records=records,
-                      masks_dir=masks if masks.is_dir() else None, form="pack")
+                      masks_dir=masks if masks.is_dir() else None, form="pack",
+                      missing_patient_ids=missing)
+
+
+def _require_some(records: Sequence[Record], origin: str, problems: list[Problem],
+                  strict: bool) -> None:
+    if not records:
+        if strict:
+            raise DataError(f"{origin}: no images listed")
+        problems.append(Problem("empty", f"{origin}: no valid images listed"))
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """Image files under ``folder`` (recursive, sorted, hidden files and folders skipped)."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _load_folder(root: Path, require_label: bool) -> CXRDataset:
+    """An ImageFolder tree (``root/<label>/*``) or, without labels, a bare folder of images."""
+    subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    labels = {d.name: normalise_label(d.name) for d in subdirs}
+    if subdirs and all(labels.values()):
+        records = [Record(filename=p.relative_to(root).as_posix(), label=labels[d.name])
+                   for d in subdirs for p in _image_files(d)]
+        form = "imagefolder"
+    elif not require_label:
+        records = [Record(filename=p.relative_to(root).as_posix(), label=None)
+                   for p in _image_files(root)]
+        form = "folder"
+    else:
+        unknown = [name for name, label in labels.items() if label is None]
+        hint = (f"; subfolder(s) {', '.join(unknown[:10])} are not labels (normal, pneumonia, "
+                "COVID-19)" if unknown and len(unknown) < len(labels) else "")
+        raise DataError(f"{root}: no manifest.csv (a dataset folder holds manifest.csv and "
+                        "images/, or one subfolder per label, or pass a COVIDx split file with "
+                        f"--images DIR){hint}")
+    if not records:
+        raise DataError(f"{root}: no manifest.csv and no image files "
+                        f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+    records, missing = _fill_patients(records, root)
+    return CXRDataset(root=root, images_dir=root, records=records, form=form,
+                      missing_patient_ids=missing)
 
 
 def _covidx_split_name(path: Path) -> str | None:
@@ -204,28 +300,34 @@ def _covidx_split_name(path: Path) -> str | None:
     return None
 
 
-def _load_covidx(split_files: Sequence[Path], images: Path) -> CXRDataset:
+def _covidx_rows(split_file: Path, problems: list[Problem]) -> list[tuple[int, dict[str, str]]]:
+    split = _covidx_split_name(split_file)
+    rows: list[tuple[int, dict[str, str]]] = []
+    for i, line in enumerate(split_file.read_text(encoding="utf-8").splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) < 3:
+            problems.append(Problem("malformed", f"{split_file} line {i}: expected 'patient_id "
+                                    f"filename label [source]', got {line!r}"))
+            continue
+        rows.append((i, {"patient_id": parts[0], "filename": parts[1], "label": parts[2],
+                         "source": parts[3] if len(parts) > 3 else "", "split": split or ""}))
+    return rows
+
+
+def _load_covidx(split_files: Sequence[Path], images: Path, problems: list[Problem],
+                 strict: bool) -> CXRDataset:
     all_records: list[Record] = []
     for split_file in split_files:
         if not split_file.is_file():
             raise DataError(f"{split_file}: split file not found")
-        split = _covidx_split_name(split_file)
-        rows: list[tuple[int, dict[str, str]]] = []
-        problems: list[str] = []
-        for i, line in enumerate(split_file.read_text(encoding="utf-8").splitlines(), start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) < 3:
-                problems.append(f"{split_file} line {i}: expected 'patient_id filename label "
-                                f"[source]', got {line!r}")
-                continue
-            row = {"patient_id": parts[0], "filename": parts[1], "label": parts[2],
-                   "source": parts[3] if len(parts) > 3 else "", "split": split or ""}
-            rows.append((i, row))
-        if problems:
-            raise DataError(_problem_list(f"{split_file}: malformed lines", problems))
-        all_records += _build_records(rows, str(split_file), require_label=True)
+        start = len(problems)
+        rows = _covidx_rows(split_file, problems)
+        _flush(problems, start, f"{split_file}: malformed lines", strict)
+        all_records += _build_records(rows, str(split_file), True, problems)
+        _flush(problems, start, f"{split_file}: invalid rows", strict)
+        _require_some(all_records, str(split_file), problems, strict)
     # COVIDx keeps train/ and test/ subfolders; accept both that and a flat folder.
     resolved = []
     for r in all_records:
@@ -234,31 +336,43 @@ def _load_covidx(split_files: Sequence[Path], images: Path) -> CXRDataset:
         resolved.append(r)
     counts = Counter(r.filename for r in resolved)
     dup = sorted(name for name, n in counts.items() if n > 1)
-    if dup:
+    if dup and strict:
         raise DataError(_problem_list("duplicate file names across split files", dup))
-    _check_files(resolved, images, "image files")
+    problems += [Problem("duplicate", f"{name}: listed in several split files") for name in dup]
+    resolved = _check_files(resolved, images, "image files", problems, strict)
+    resolved, missing = _fill_patients(resolved, split_files[0])
     return CXRDataset(root=split_files[0], images_dir=images, records=resolved, form="covidx",
-                      split_files=list(split_files))
+                      split_files=list(split_files), missing_patient_ids=missing)
 
 
 def load_dataset(data: str | Path | Sequence[str | Path], images: str | Path | None = None,
-                 require_label: bool = True) -> CXRDataset:
+                 require_label: bool = True, *,
+                 problems: list[Problem] | None = None) -> CXRDataset:
     """Load and validate a dataset.
 
     Args:
-        data: A pack folder (``manifest.csv``, ``images/``, optional ``masks/``), or one or more
-            COVIDx split files (``patient_id filename label [source]`` per line).
+        data: A pack folder (``manifest.csv``, ``images/``, optional ``masks/``), an ImageFolder
+            tree (``DATA/<label>/*.png``, no manifest), a bare folder of images (only with
+            ``require_label=False``), or one or more COVIDx split files (``patient_id filename
+            label [source]`` per line).
         images: The images folder, required with COVIDx split files.
-        require_label: False for segmentation sets whose manifest may lack labels.
+        require_label: False for sets whose images may lack labels (segmentation).
+        problems: When given, invalid rows, duplicates and missing files are appended here and
+            left out of the dataset instead of raising (the data check lists them all).
 
     Raises:
-        DataError: Listing every invalid row or missing file.
+        DataError: Listing every invalid row or missing file (without ``problems``), or when
+            the dataset cannot be found or has no usable structure.
     """
+    strict = problems is None
+    sink: list[Problem] = [] if problems is None else problems
     paths = [Path(p) for p in ([data] if isinstance(data, (str, Path)) else data)]
     if len(paths) == 1 and paths[0].is_dir():
         if images is not None:
             raise DataError(f"{paths[0]}: --images is only for COVIDx split files")
-        return _load_pack(paths[0], require_label)
+        if (paths[0] / "manifest.csv").is_file():
+            return _load_pack(paths[0], require_label, sink, strict)
+        return _load_folder(paths[0], require_label)
     if not all(p.exists() for p in paths):
         missing = [str(p) for p in paths if not p.exists()]
         raise DataError(f"dataset not found: {', '.join(missing)}")
@@ -267,7 +381,7 @@ def load_dataset(data: str | Path | Sequence[str | Path], images: str | Path | N
     images = Path(images)
     if not images.is_dir():
         raise DataError(f"{images}: images folder not found")
-    return _load_covidx(paths, images)
+    return _load_covidx(paths, images, sink, strict)
 
 
 def write_manifest(path: str | Path, records: Sequence[Record],
