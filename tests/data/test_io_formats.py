@@ -21,6 +21,7 @@ from hideseek.data.io import (
     read_image,
     read_image_info,
     set_max_pixels,
+    write_png,
 )
 from hideseek.errors import ImageReadError
 
@@ -70,18 +71,33 @@ def test_same_pixels_read_the_same_in_every_format(tmp_path: Path) -> None:
     np.testing.assert_allclose(read_image(tmp_path / "f.png"), read_image(tmp_path / "f.tif"))
 
 
-def test_dark_8bit_image_is_windowed_and_policy_is_described(tmp_path: Path) -> None:
+def test_dark_8bit_image_keeps_its_level_and_policy_is_described(tmp_path: Path) -> None:
     p = tmp_path / "dark.png"
     Image.fromarray(_gradient(60, np.uint8)).save(p)
-    assert read_image_info(p).scaling == "window"
-    assert read_image(p).max() == pytest.approx(1.0)
+    assert read_image_info(p).scaling == "8"  # 8-bit data are display-encoded: not stretched
+    assert read_image(p).max() == pytest.approx(60 / 255)
     always = IntensityPolicy(mode="percentile", low=1.0, high=99.0)
     assert "1-99" in always.describe() and "sBIT" in DEFAULT_INTENSITY.describe()
-    bright = tmp_path / "bright.png"
-    Image.fromarray(_gradient(255, np.uint8)).save(bright)
-    assert read_image_info(bright, intensity=always).scaling == "window"
+    assert read_image_info(p, intensity=always).scaling == "window"
+    assert read_image(p, intensity=always).max() == pytest.approx(1.0)
     with pytest.raises(ValueError):
         IntensityPolicy(low=60, high=40)
+
+
+def test_dark_16bit_image_written_by_hideseek_reads_back_exactly(tmp_path: Path) -> None:
+    dark = np.linspace(0.0, 0.3, 32 * 32).reshape(32, 32).astype(np.float32)
+    write_png(tmp_path / "lungs_only.png", dark, bits=16)
+    np.testing.assert_allclose(read_image(tmp_path / "lungs_only.png"), dark, atol=1e-5)
+
+
+def test_sbit_narrower_than_the_data_falls_back_to_the_container(tmp_path: Path) -> None:
+    info = PngInfo()
+    info.add(b"sBIT", bytes([12]))
+    p = tmp_path / "scaled.png"
+    Image.fromarray(_gradient(65535)).save(p, pnginfo=info)  # 12-bit data scaled up to 16 bits
+    got = read_image_info(p)
+    assert got.scaling == "16"
+    np.testing.assert_allclose(got.pixels, _gradient(65535) / 65535.0, atol=1e-6)
 
 
 def test_exif_orientation_applied(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
 
 from hideseek.errors import ImageReadError
 
@@ -38,6 +39,7 @@ DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
 _PIL_DEFAULT_LIMIT = Image.MAX_IMAGE_PIXELS or 89_478_485
 _max_pixels: int = _PIL_DEFAULT_LIMIT
 _GRAY_MODES = {"L", "1", "P", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "PA", "La"}
+_SOFTWARE = "hideseek"
 _COLOUR_DICOM = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_RCT", "YBR_ICT"}
 
 
@@ -69,19 +71,33 @@ class IntensityPolicy:
             return f"intensity: {window} for every image (all formats)"
         return ("intensity: stored values / full scale of the bit depth used (PNG sBIT, DICOM "
                 "BitsStored, TIFF BitsPerSample, else the 8/16-bit container; DICOM VOI window "
-                f"when present), {window} when the data stay below half of that scale")
+                f"when present), {window} when data deeper than 8 bits stay below half of that "
+                "scale")
 
-    def scale(self, values: np.ndarray, bits: int, signed: bool = False) -> tuple[np.ndarray, str]:
+    def scale(self, values: np.ndarray, bits: int, signed: bool = False, *,
+              container: int | None = None, full_scale: bool = False) -> tuple[np.ndarray, str]:
         """Map stored integer ``values`` of a ``bits``-deep image to [0, 1].
+
+        Args:
+            values: The stored values.
+            bits: The declared depth (significant bits).
+            signed: Two's-complement values (DICOM PixelRepresentation 1).
+            container: The container's depth, used when values exceed ``bits``.
+            full_scale: The file is known to use its full scale (written by hideseek).
 
         Returns:
             The float32 image and how it was scaled (``"<bits>"`` or ``"window"``).
         """
         arr = values.astype(np.float64)
+        lo_v, top = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
+        if container and top > 2**bits - 1:  # values beyond the declaration: it is wrong
+            bits = container
         offset = float(2 ** (bits - 1)) if signed else 0.0
         full = float(2**bits - 1)
-        top = float(arr.max(initial=0.0)) + offset
-        if self.mode == "depth" and full >= top >= (full + 1) / 2:
+        # 8-bit data are display-encoded: only deeper data can fail to fill their depth.
+        used = (top - lo_v) if signed else top
+        filled = full_scale or bits <= 8 or used >= (full + 1) / 2
+        if self.mode == "depth" and filled and top + offset <= full:
             return np.clip((arr + offset) / full, 0.0, 1.0).astype(np.float32), str(bits)
         lo, hi = np.percentile(arr, [self.low, self.high])
         if hi <= lo:
@@ -260,6 +276,7 @@ def _read_pil(path: Path, policy: IntensityPolicy) -> DecodedImage:
                 img = ImageOps.exif_transpose(opened)  # phone photos of films
                 arr, container = _pil_array(img, path)
                 bits = _declared_bits(opened, path, container) if container else 32
+                ours = opened.format == "PNG" and opened.info.get("Software") == _SOFTWARE
     except ImageReadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -273,7 +290,7 @@ def _read_pil(path: Path, policy: IntensityPolicy) -> DecodedImage:
         return DecodedImage(_float_unit(arr, policy), 32, "float")
     if arr.dtype.kind == "b":
         return DecodedImage(arr.astype(np.float32), 1, "1")
-    pixels, scaling = policy.scale(arr, bits)
+    pixels, scaling = policy.scale(arr, bits, container=container, full_scale=ours)
     return DecodedImage(pixels, bits, scaling)
 
 
@@ -381,7 +398,10 @@ def write_png(path: str | Path, image: np.ndarray, bits: int = 8) -> None:
         Image.fromarray(image.astype(np.uint8) * 255).save(path)
         return
     clipped = np.clip(image, 0.0, 1.0)
+    # Marked as ours: its values use the full scale, so a dark 16-bit image reads back exactly.
+    info = PngInfo()
+    info.add_text("Software", _SOFTWARE)
     if bits == 16:
-        Image.fromarray(np.round(clipped * 65535).astype(np.uint16)).save(path)
+        Image.fromarray(np.round(clipped * 65535).astype(np.uint16)).save(path, pnginfo=info)
     else:
-        Image.fromarray(np.round(clipped * 255).astype(np.uint8)).save(path)
+        Image.fromarray(np.round(clipped * 255).astype(np.uint8)).save(path, pnginfo=info)
