@@ -3,6 +3,7 @@
 from hideseek.data.cache import PreprocessCache, default_cache_dir
 from hideseek.data.check import DataReport, check_dataset, check_path, format_report
 from hideseek.data.datasets import ClassificationDataset, SegmentationDataset
+from hideseek.data.hashing import code_fingerprint, content_hash, file_hashes
 from hideseek.data.io import (
     DEFAULT_INTENSITY,
     IntensityPolicy,
@@ -43,8 +44,11 @@ __all__ = [
     "center_square",
     "check_dataset",
     "check_path",
+    "code_fingerprint",
+    "content_hash",
     "crop_top",
     "default_cache_dir",
+    "file_hashes",
     "format_report",
     "get_max_pixels",
     "image_shape",
