@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_data_arguments", "register"]
+__all__ = ["add_data_arguments", "add_max_pixels_argument", "load_data_arg", "register"]
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
-    """``DATA`` (pack folder, ImageFolder, folder of images or COVIDx split files), ``--images``
-    and ``--max-pixels``."""
+    """``DATA`` (pack folder, ImageFolder, folder of images or COVIDx split files), ``--images``."""
     p.add_argument("data", metavar="DATA", nargs="+",
                    help="dataset folder (manifest.csv + images/, or one subfolder per label, "
                    "or plain images where no labels are needed) or COVIDx split file(s)")
     p.add_argument("--images", metavar="DIR", help="images folder for COVIDx split files")
+
+
+def add_max_pixels_argument(p: argparse.ArgumentParser) -> None:
+    """``--max-pixels N``; :func:`load_data_arg` applies it (``hideseek.data.set_max_pixels``)."""
     p.add_argument("--max-pixels", type=int, metavar="N", default=None,
                    help="refuse images larger than N pixels (width x height) as decompression "
                    "bombs (default: Pillow's limit, about 89 million)")
@@ -76,5 +79,6 @@ def register(sub: Any) -> None:
                         "unreadable files, missing patient ids, patient overlap); exits non-zero "
                         "on problems")
     add_data_arguments(c)
+    add_max_pixels_argument(c)
     c.add_argument("--no-decode", action="store_true", help="skip decoding every image")
     c.set_defaults(handler=_check)
