@@ -55,13 +55,12 @@ def test_12bit_data_in_16bit_png_without_sbit_is_windowed(tmp_path: Path) -> Non
 
 def test_same_pixels_read_the_same_in_every_format(tmp_path: Path) -> None:
     """A 12-bit image as PNG with sBIT, 16-bit TIFF, and DICOM with BitsStored 12 agree."""
-    from tests.data.test_io import _dicom
-
     arr = _gradient(4095)
     info = PngInfo()
     info.add(b"sBIT", bytes([12]))
     Image.fromarray(arr).save(tmp_path / "a.png", pnginfo=info)
-    _dicom(tmp_path / "a.dcm", arr, "MONOCHROME2")
+    _ds(tmp_path / "a.dcm", Rows=32, Columns=32, BitsStored=12, HighBit=11,
+        PixelRepresentation=0, WindowCenter=None, WindowWidth=None, PixelData=arr.tobytes())
     png, dcm = read_image(tmp_path / "a.png"), read_image(tmp_path / "a.dcm")
     np.testing.assert_allclose(png, dcm, atol=1e-6)
     # Data that fill 16 bits in PNG and TIFF read identically too.
