@@ -166,3 +166,17 @@ def test_silhouette_runs_through_the_dataset_and_the_writer(small: Path, tmp_pat
     args = build_parser().parse_args(["train", str(small), "--out", "o", "--representation",
                                       "lungs_silhouette"])
     assert TrainConfig(representation=args.representation).representation == "lungs_silhouette"
+
+
+def test_figure_columns_come_from_the_registry(toy: RepresentationSpec, small: Path,
+                                               tmp_path: Path) -> None:
+    from hideseek.representations import assess_masks, figure_samples, representation_figure
+
+    data = load_dataset(small)
+    assert data.masks_dir is not None
+    samples = figure_samples(data, assess_masks(data.with_records(data.records[:6]),
+                                                data.masks_dir))
+    assert samples and {s[0] for s in samples} <= {"normal", "pneumonia", "COVID-19"}
+    path = representation_figure(tmp_path / "f.png", samples[:1],
+                                 representations=("data", TOY, "lungs_silhouette"))
+    assert path.stat().st_size > 1000

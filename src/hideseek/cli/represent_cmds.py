@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
@@ -11,25 +10,11 @@ from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
 __all__ = ["register"]
 
 
-def _pick_samples(data: Any, masks_dir: Path, infos: list[Any]) -> list[tuple[str, Any, Any]]:
-    from hideseek.data import read_image, read_mask
-    from hideseek.data.labels import LABELS
-
-    good = {i.filename: i for i in infos if not i.bad}
-    samples = []
-    for label in LABELS:
-        for r in data.records:
-            if r.label == label and r.filename in good:
-                image = read_image(data.image_path(r))
-                samples.append((label, image, read_mask(good[r.filename].path, image.shape)))
-                break
-    return samples
-
-
 def _represent(args: argparse.Namespace) -> int:
     from hideseek.representations import (
         RepresentOptions,
         assess_masks,
+        figure_samples,
         representation_figure,
         resolve_masks_dir,
         write_representations,
@@ -51,7 +36,7 @@ def _represent(args: argparse.Namespace) -> int:
     for row in summary["mask_qc"]:
         print("  ".join(f"{row[c]!s:>10}" for c in cols))
     if args.figure:
-        samples = _pick_samples(data, masks_dir, assess_masks(data, masks_dir))
+        samples = figure_samples(data, assess_masks(data, masks_dir))
         path = representation_figure(args.figure, samples, args.fill, args.box_margin,
                                      representations=opt.representations)
         print(f"\nfigure: {path}")

@@ -5,7 +5,7 @@ Importing the package registers the built-in representations (the paper's five a
 """
 
 from hideseek.representations import silhouette as _silhouette  # noqa: F401  (registers it)
-from hideseek.representations.figure import representation_figure
+from hideseek.representations.figure import figure_samples, representation_figure
 from hideseek.representations.masks import (
     BAD_MASK_POLICIES,
     MaskInfo,
@@ -51,6 +51,7 @@ __all__ = [
     "apply_representation",
     "assess_masks",
     "check_representations",
+    "figure_samples",
     "fill_names",
     "find_mask",
     "get_fill",

@@ -7,11 +7,34 @@ from pathlib import Path
 
 import numpy as np
 
+from hideseek.data.io import read_image, read_mask
+from hideseek.data.labels import LABELS
+from hideseek.data.manifest import CXRDataset
 from hideseek.plotting import pyplot, save_figure
+from hideseek.representations.masks import MaskInfo
 from hideseek.representations.registry import representation_title
 from hideseek.representations.transforms import REPRESENTATIONS, apply_representation
 
-__all__ = ["representation_figure"]
+__all__ = ["figure_samples", "representation_figure"]
+
+
+def figure_samples(data: CXRDataset,
+                   infos: Sequence[MaskInfo]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The figure's rows: the first image of each label with a good mask, its label as title.
+
+    Args:
+        data: The dataset.
+        infos: :func:`~hideseek.representations.masks.assess_masks` of ``data``.
+    """
+    records = {r.filename: r for r in data.records}
+    samples = []
+    for label in LABELS:
+        info = next((i for i in infos if i.label == label and not i.bad and i.path is not None
+                     and i.filename in records), None)
+        if info is not None and info.path is not None:
+            image = read_image(data.image_path(records[info.filename]))
+            samples.append((label, image, read_mask(info.path, image.shape)))
+    return samples
 
 
 def representation_figure(path: str | Path,
