@@ -17,7 +17,7 @@ import hashlib
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.linalg import spsolve
+from scipy.sparse.linalg import splu
 
 from hideseek.representations.registry import register_fill
 
@@ -77,8 +77,11 @@ def linear_fill(image: np.ndarray, keep: np.ndarray, noise: float = 0.01) -> np.
     if keep.all():
         return out
     a, rhs, (ys, xs) = _system(image, keep)
-    # Minimum degree on A^T + A: the fastest SuperLU ordering for this symmetric system.
-    values = np.asarray(spsolve(a, rhs, permc_spec="MMD_AT_PLUS_A"), dtype=np.float64)
+    # The system is symmetric and diagonally dominant: no pivoting, minimum degree on A^T + A
+    # (the fastest SuperLU setting measured here).
+    lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+              options={"SymmetricMode": True})
+    values = np.asarray(lu.solve(rhs), dtype=np.float64)
     values += np.random.default_rng(_seed(image, keep)).normal(0.0, noise, values.size)
     visible = image[keep]
     out[ys, xs] = np.clip(values, float(visible.min()), float(visible.max()))
