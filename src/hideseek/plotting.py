@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REPRESENTATION_TITLES", "pyplot", "save_figure"]
+__all__ = ["REPRESENTATION_TITLES", "pyplot", "representation_titles", "save_figure"]
 
-#: Column titles of the five representations in every figure.
-REPRESENTATION_TITLES = {"data": "original", "lungs_isolated": "lungs isolated",
-                         "lungs_removed": "lungs removed", "lungs_framed": "lungs framed",
-                         "lungs_boxed_out": "lungs boxed out"}
+
+def representation_titles() -> dict[str, str]:
+    """Column titles of every registered representation (``data`` -> ``original``...)."""
+    from hideseek.representations.registry import get_representation, representation_names
+
+    return {name: get_representation(name).title for name in representation_names()}
+
+
+class _TitleView(Mapping[str, str]):
+    """A read-only view of the representation registry's titles, always current."""
+
+    def __getitem__(self, name: str) -> str:
+        return representation_titles()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(representation_titles())
+
+    def __len__(self) -> int:
+        return len(representation_titles())
+
+
+#: Column titles of the registered representations in every figure (a view of the registry).
+REPRESENTATION_TITLES: Mapping[str, str] = _TitleView()
 
 
 def pyplot() -> Any:

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hideseek.classification.models.registry import ARCHITECTURES
 from hideseek.errors import HideseekError
-from hideseek.representations.transforms import FILLS, REPRESENTATIONS
+from hideseek.representations.registry import check_representations
+from hideseek.representations.transforms import FILLS
 from hideseek.validation import all_of
 
 __all__ = ["PRESETS", "AugmentConfig", "TrainConfig", "config_from_meta", "load_train_config"]
@@ -70,8 +71,7 @@ class TrainConfig(BaseModel):
     @field_validator("representation")
     @classmethod
     def _rep(cls, v: str) -> str:
-        all_of([v], REPRESENTATIONS, "representation")
-        return v
+        return check_representations([v])[0]
 
     @field_validator("fill")
     @classmethod

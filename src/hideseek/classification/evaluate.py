@@ -18,6 +18,7 @@ from hideseek.classification.train import predict_proba
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.errors import HideseekError
+from hideseek.formatting import format_value_ci
 from hideseek.representations.transforms import REPRESENTATIONS
 from hideseek.runtime import Runtime
 
@@ -163,12 +164,8 @@ def audit(model_path: str | Path, data: CXRDataset, masks_dir: str | Path,
     return result, preds
 
 
-def format_cell(m: dict[str, Any]) -> str:
-    v, ci = m.get("value"), m.get("ci", [None, None])
-    if v is None:
-        return "n/a"
-    lo, hi = ci
-    return f"{v:.3f} [{lo:.2f}, {hi:.2f}]" if lo is not None and np.isfinite(lo) else f"{v:.3f}"
+#: The value-with-interval formatter (an alias of :func:`hideseek.formatting.format_value_ci`).
+format_cell = format_value_ci
 
 
 def format_table(rows: dict[str, dict[str, Any]], vs_data: dict[str, Any] | None = None) -> str:

@@ -12,7 +12,7 @@ __all__ = ["register"]
 
 def _cam(args: argparse.Namespace) -> int:
     from hideseek.classification.evaluate import format_cell
-    from hideseek.data import load_dataset
+    from hideseek.data import LABELS, load_dataset
     from hideseek.explanation import figure3, ratio_plot, run_cam
     from hideseek.runtime import Runtime
 
@@ -27,7 +27,7 @@ def _cam(args: argparse.Namespace) -> int:
                      batch_size=args.batch_size, max_images=args.max_images,
                      n_boot=args.n_boot)
     out = Path(args.out)
-    classes = ["normal", "pneumonia", "COVID-19"]
+    classes = list(LABELS)
     plot = ratio_plot(out / "lung_ratio.png", result, classes)
     grid = figure3(models, data, args.masks, out / "fig3.png", split=args.split, runtime=rt)
     print(f"Grad-CAM on {result['n']} {result['split']} images; share of positive attribution "

@@ -152,11 +152,13 @@ def _eval_args(p: argparse.ArgumentParser, masks_required: bool) -> None:
 
 def register(sub: Any) -> None:
     """Add the classification subcommands."""
+    from hideseek.representations.registry import representation_names
+
     t = sub.add_parser("train", help="train a classifier on one representation")
     add_data_arguments(t)
     t.add_argument("--out", required=True, metavar="DIR")
-    t.add_argument("--representation", help="data (default), lungs_isolated, lungs_removed, "
-                   "lungs_framed, lungs_boxed_out")
+    t.add_argument("--representation", help="data (default), "
+                   + ", ".join(n for n in representation_names() if n != "data"))
     _recipe(t)
     t.set_defaults(handler=_train)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
@@ -11,25 +10,11 @@ from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
 __all__ = ["register"]
 
 
-def _pick_samples(data: Any, masks_dir: Path, infos: list[Any]) -> list[tuple[str, Any, Any]]:
-    from hideseek.data import read_image, read_mask
-    from hideseek.data.labels import LABELS
-
-    good = {i.filename: i for i in infos if not i.bad}
-    samples = []
-    for label in LABELS:
-        for r in data.records:
-            if r.label == label and r.filename in good:
-                image = read_image(data.image_path(r))
-                samples.append((label, image, read_mask(good[r.filename].path, image.shape)))
-                break
-    return samples
-
-
 def _represent(args: argparse.Namespace) -> int:
     from hideseek.representations import (
         RepresentOptions,
         assess_masks,
+        figure_samples,
         representation_figure,
         resolve_masks_dir,
         write_representations,
@@ -38,7 +23,9 @@ def _represent(args: argparse.Namespace) -> int:
     data = load_data_arg(args)
     masks_dir = resolve_masks_dir(args.masks)
     opt = RepresentOptions(fill=args.fill, box_margin=args.box_margin,
-                           on_bad_mask=args.on_bad_mask, bits=args.bits, workers=args.workers)
+                           on_bad_mask=args.on_bad_mask, bits=args.bits, workers=args.workers,
+                           representations=tuple(args.representations
+                                                 or RepresentOptions.representations))
     summary = write_representations(data, masks_dir, args.out, opt)
     print(f"{summary['images']} images: {summary['written']} written, {summary['skipped']} "
           f"already there, {summary['excluded']} excluded and {summary['kept_original']} kept "
@@ -49,28 +36,41 @@ def _represent(args: argparse.Namespace) -> int:
     for row in summary["mask_qc"]:
         print("  ".join(f"{row[c]!s:>10}" for c in cols))
     if args.figure:
-        samples = _pick_samples(data, masks_dir, assess_masks(data, masks_dir))
-        path = representation_figure(args.figure, samples, args.fill, args.box_margin)
+        samples = figure_samples(data, assess_masks(data, masks_dir))
+        path = representation_figure(args.figure, samples, args.fill, args.box_margin,
+                                     representations=opt.representations)
         print(f"\nfigure: {path}")
     return 0
 
 
 def register(sub: Any) -> None:
     """Add ``represent``."""
+    from hideseek.representations import REPRESENTATIONS
     from hideseek.representations.masks import BAD_MASK_POLICIES
-    from hideseek.representations.transforms import FILLS
+    from hideseek.representations.registry import (
+        fill_help,
+        fill_names,
+        get_representation,
+        representation_names,
+    )
 
-    p = sub.add_parser("represent", help="write the five ROI Hide-and-Seek versions of a dataset")
+    p = sub.add_parser("represent", help="write the ROI Hide-and-Seek versions of a dataset "
+                       "(default the paper's five)")
     add_data_arguments(p)
     p.add_argument("--masks", required=True, metavar="DIR",
                    help="lung masks named like the images, or a 'segment predict' output folder")
     p.add_argument("--out", required=True, metavar="OUT")
-    p.add_argument("--fill", choices=FILLS, default="zero",
-                   help="value of hidden pixels: zero (paper), mean, blur (texture-free)")
+    p.add_argument("--fill", choices=fill_names(), default="zero",
+                   help=f"value of hidden pixels: {fill_help()}")
+    p.add_argument("--representations", nargs="+", choices=representation_names(),
+                   metavar="NAME", help="versions to write (default: "
+                   f"{' '.join(REPRESENTATIONS)}): "
+                   + "; ".join(f"{n}: {get_representation(n).help}"
+                               for n in representation_names()))
     p.add_argument("--box-margin", type=int, default=0, help="pixels around each lung box")
     p.add_argument("--on-bad-mask", choices=BAD_MASK_POLICIES, default="exclude",
-                   help="missing/empty/implausible masks: exclude from all five versions "
-                        "(default), keep the original in all five, or stop with an error")
+                   help="missing/empty/implausible masks: exclude from all versions "
+                        "(default), keep the original in all, or stop with an error")
     p.add_argument("--bits", type=int, choices=[8, 16], default=8, help="PNG bit depth")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--figure", metavar="PATH", help="also write a Fig. 1-style PNG")

@@ -52,7 +52,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from hideseek.data.io import image_shape, read_mask
-    from hideseek.segmentation import evaluate_masks, load_segmenter, mask_name, predict_masks
+    from hideseek.data.masks import find_mask
+    from hideseek.segmentation import evaluate_masks, load_segmenter, predict_masks
     from hideseek.segmentation.postprocess import postprocess_mask
 
     data = load_data_arg(args, require_label=False)
@@ -67,9 +68,8 @@ def _eval(args: argparse.Namespace) -> int:
         if args.masks is not None:
             for r in records:
                 shape = image_shape(data.image_path(r))
-                pred_path = Path(args.masks) / mask_name(r.filename)
-                if not pred_path.is_file():
-                    pred_path = Path(args.masks) / r.filename
+                pred_path = (find_mask(args.masks, r.filename)
+                             or Path(args.masks) / r.filename)
                 yield r.filename, read_mask(pred_path, shape), read_mask(truths[r.filename], shape)
         else:
             model, size, _ = load_segmenter(args.model)

@@ -13,6 +13,7 @@ from hideseek.data.cache import PreprocessCache
 from hideseek.data.io import image_shape
 from hideseek.data.labels import LABEL_INDEX
 from hideseek.data.manifest import CXRDataset, Record
+from hideseek.data.masks import find_mask
 from hideseek.data.preprocess import Preprocess
 from hideseek.errors import DataError
 
@@ -74,14 +75,10 @@ class ClassificationDataset(Dataset[tuple[torch.Tensor, int]]):
         if self.masks_dir is None:
             raise DataError(f"{self.data.root}: no lung masks for this dataset")
         record = self.records[index]
-        path = self.masks_dir / record.filename
-        if not path.is_file():
-            bare = self.masks_dir / Path(record.filename).name
-            candidates = [path.with_suffix(".png"), bare, bare.with_suffix(".png")]
-            found = [c for c in candidates if c.is_file()]
-            if not found:
-                raise DataError(f"{path}: lung mask missing for image {record.filename}")
-            path = found[0]
+        path = find_mask(self.masks_dir, record.filename)
+        if path is None:
+            raise DataError(f"{self.masks_dir / record.filename}: lung mask missing for image "
+                            f"{record.filename}")
         return self.cache.mask(path, image_shape(self.data.image_path(record)))
 
     def array(self, index: int) -> np.ndarray:
@@ -114,12 +111,14 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
                                      tuple[torch.Tensor, torch.Tensor]] | None = None) -> None:
         if data.masks_dir is None:
             raise DataError(f"{data.root}: a segmentation dataset needs a masks/ folder")
-        missing = [r.filename for r in data.records if not (data.masks_dir / r.filename).is_file()]
+        found = {r.filename: find_mask(data.masks_dir, r.filename) for r in data.records}
+        missing = [name for name, path in found.items() if path is None]
         if missing:
             raise DataError(f"{data.masks_dir}: {len(missing)} mask(s) missing, e.g. "
                             + ", ".join(missing[:5]))
         self.data = data
         self.records = list(data.records)
+        self.mask_paths = {name: path for name, path in found.items() if path is not None}
         self.cache = PreprocessCache(Preprocess(size=size, crop_top=0.0, square="pad"), cache_dir)
         self.transform = transform
 
@@ -130,8 +129,7 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         record = self.records[index]
         image_path = self.data.image_path(record)
         image = self.cache.image(image_path)
-        assert self.data.masks_dir is not None
-        mask = self.cache.mask(self.data.masks_dir / record.filename, image_shape(image_path))
+        mask = self.cache.mask(self.mask_paths[record.filename], image_shape(image_path))
         x = torch.from_numpy(image)[None]
         y = torch.from_numpy(mask.astype(np.int64))
         if self.transform is not None:

@@ -90,10 +90,6 @@ class CXRDataset:
         """The image file of ``record``."""
         return self.images_dir / record.filename
 
-    def mask_path(self, record: Record) -> Path | None:
-        """The lung mask of ``record`` when the dataset has masks."""
-        return None if self.masks_dir is None else self.masks_dir / record.filename
-
     def subset(self, split: str) -> CXRDataset:
         """The records of one split."""
         return replace(self, records=[r for r in self.records if r.split == split])

@@ -18,6 +18,7 @@ from hideseek.classification.data import representation_dataset, usable_records
 from hideseek.classification.evaluate import select_records
 from hideseek.classification.models.registry import Classifier, target_layer
 from hideseek.data.cache import default_cache_dir
+from hideseek.data.labels import LABELS
 from hideseek.data.manifest import CXRDataset
 from hideseek.errors import HideseekError
 from hideseek.explanation.gradcam import GradCAM
@@ -166,7 +167,7 @@ def figure3(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
     records = select_records(data.with_records(usable), first if first.is_dir()
                              else first.parent, split)
     chosen = []
-    for label in ("normal", "pneumonia", "COVID-19"):
+    for label in LABELS:
         match = [r for r in records if r.label == label]
         if match:
             chosen.append(match[0])
@@ -181,5 +182,5 @@ def figure3(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
         for i, row in enumerate(rows):
             tiles[(row["label"], rep)] = (ds.array(i), maps["predicted"][i].astype(np.float32),
                                           row["prediction"], row["probability"])
-    return cam_grid(out_png, tiles, ["normal", "pneumonia", "COVID-19"], list(models),
+    return cam_grid(out_png, tiles, list(LABELS), list(models),
                     title or f"Grad-CAM of {arch} (rows: true class; columns: representation)")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hideseek.classification.models.registry import ARCHITECTURES
 from hideseek.errors import HideseekError
+from hideseek.representations.registry import check_representations
 from hideseek.representations.transforms import FILLS, REPRESENTATIONS
 from hideseek.validation import all_of
 
@@ -62,7 +63,7 @@ class ProtocolConfig(BaseModel):
     @field_validator("representations")
     @classmethod
     def _reps(cls, v: list[str]) -> list[str]:
-        all_of(v, REPRESENTATIONS, "representation")
+        v = check_representations(v)
         if "data" not in v:
             v = ["data", *v]  # every comparison is against the originals
         return v

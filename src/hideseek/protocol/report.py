@@ -9,6 +9,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from hideseek.data.labels import LABELS
+from hideseek.formatting import format_value_ci
 from hideseek.protocol.verdicts import RULE
 
 __all__ = ["paper_table", "write_report"]
@@ -16,13 +18,7 @@ __all__ = ["paper_table", "write_report"]
 _SHORT = {"normal": "normal", "pneumonia": "pneumo", "COVID-19": "covid"}
 
 
-def _fmt(m: dict[str, Any] | None) -> str:
-    if not m or m.get("value") is None:
-        return "n/a"
-    ci = m.get("ci") or [None, None]
-    if ci[0] is None:
-        return f"{m['value']:.3f}"
-    return f"{m['value']:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+_fmt = format_value_ci
 
 
 def _png(path: Path) -> str | None:
@@ -33,7 +29,7 @@ def paper_table(results: dict[str, Any], arch: str, seed: int) -> tuple[list[str
     """Rows = representations; accuracy, sensitivity and PPV per class with intervals, and the
     paired comparison with ``data``."""
     reps = results["config"]["representations"]
-    labels = ["normal", "pneumonia", "COVID-19"]
+    labels = list(LABELS)
     header = ["representation", "n", "accuracy", *[f"sens {_SHORT[c]}" for c in labels],
               *[f"PPV {_SHORT[c]}" for c in labels], "acc diff vs data", "p (McNemar)"]
     rows = []

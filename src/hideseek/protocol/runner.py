@@ -20,6 +20,7 @@ import yaml
 
 from hideseek.classification.stats import paired_comparison
 from hideseek.data.cache import default_cache_dir
+from hideseek.data.labels import LABELS
 from hideseek.data.manifest import CXRDataset, load_dataset
 from hideseek.protocol.cells import run_cell
 from hideseek.protocol.config import ProtocolConfig
@@ -95,7 +96,7 @@ def _qc_and_fig1(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path) 
     (out / "mask_qc.json").write_text(json.dumps({"table": qc, "bad": {
         i.filename: i.problem for i in infos if i.bad}}, indent=2))
     samples = []
-    for label in ("normal", "pneumonia", "COVID-19"):
+    for label in LABELS:
         info = next((i for i in infos if i.label == label and not i.bad), None)
         if info is not None and info.path is not None:
             rec = next(r for r in data.records if r.filename == info.filename)
@@ -236,7 +237,7 @@ def _cams(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path,
             for rep in cfg.representations}
         r = run_cam(models, data, masks, folder, runtime=rt, max_images=cfg.cam_max_images,
                     n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask)
-        ratio_plot(folder / "lung_ratio.png", r, ["normal", "pneumonia", "COVID-19"],
+        ratio_plot(folder / "lung_ratio.png", r, list(LABELS),
                    title=f"{arch}: Grad-CAM attribution in the lungs / lung area (95% CI)")
         figure3(models, data, masks, folder / "fig3.png", runtime=rt)
         r["folder"] = str(folder)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hideseek.formatting import format_value_ci
+
 __all__ = ["RULE", "verdict"]
 
 RULE = (
@@ -18,8 +20,7 @@ RULE = (
 
 
 def _fmt(m: dict[str, Any]) -> str:
-    lo, hi = m["ci"]
-    return f"{m['value']:.2f} [{lo:.2f}, {hi:.2f}]"
+    return format_value_ci(m, digits=2)
 
 
 def verdict(data_eval: dict[str, Any], removed_eval: dict[str, Any],

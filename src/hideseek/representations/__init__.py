@@ -1,6 +1,11 @@
-"""ROI Hide-and-Seek representations: the five versions of every image, on the fly and on disk."""
+"""ROI Hide-and-Seek representations: the versions of every image, on the fly and on disk.
 
-from hideseek.representations.figure import representation_figure
+Importing the package registers the built-in representations (the paper's five and the
+``lungs_silhouette`` control) and fills (``zero``, ``mean``, ``blur``, ``linear``).
+"""
+
+from hideseek.representations import silhouette as _silhouette  # noqa: F401  (registers it)
+from hideseek.representations.figure import figure_samples, representation_figure
 from hideseek.representations.masks import (
     BAD_MASK_POLICIES,
     MaskInfo,
@@ -9,6 +14,20 @@ from hideseek.representations.masks import (
     find_mask,
     mask_qc_table,
     resolve_masks_dir,
+)
+from hideseek.representations.registry import (
+    RepresentationSpec,
+    check_representations,
+    fill_names,
+    get_fill,
+    get_representation,
+    hidden_representations,
+    register_fill,
+    register_representation,
+    representation_names,
+    representation_title,
+    unregister_fill,
+    unregister_representation,
 )
 from hideseek.representations.transforms import (
     FILLS,
@@ -27,15 +46,28 @@ __all__ = [
     "MaskInfo",
     "RepresentOptions",
     "Representation",
+    "RepresentationSpec",
     "apply_policy",
     "apply_representation",
     "assess_masks",
+    "check_representations",
+    "figure_samples",
+    "fill_names",
     "find_mask",
+    "get_fill",
+    "get_representation",
+    "hidden_representations",
     "lung_boxes",
     "mask_qc_table",
     "output_name",
+    "register_fill",
+    "register_representation",
     "representation_figure",
+    "representation_names",
+    "representation_title",
     "resolve_masks_dir",
+    "unregister_fill",
+    "unregister_representation",
     "visible_region",
     "write_representations",
 ]

@@ -1,4 +1,4 @@
-"""The paper's Fig. 1: images in all five versions, titled."""
+"""The paper's Fig. 1: images in every version (the paper's five by default), titled."""
 
 from __future__ import annotations
 
@@ -7,17 +7,40 @@ from pathlib import Path
 
 import numpy as np
 
-from hideseek.plotting import REPRESENTATION_TITLES as _TITLES
+from hideseek.data.io import read_image, read_mask
+from hideseek.data.labels import LABELS
+from hideseek.data.manifest import CXRDataset
 from hideseek.plotting import pyplot, save_figure
+from hideseek.representations.masks import MaskInfo
+from hideseek.representations.registry import representation_title
 from hideseek.representations.transforms import REPRESENTATIONS, apply_representation
 
-__all__ = ["representation_figure"]
+__all__ = ["figure_samples", "representation_figure"]
 
+
+def figure_samples(data: CXRDataset,
+                   infos: Sequence[MaskInfo]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The figure's rows: the first image of each label with a good mask, its label as title.
+
+    Args:
+        data: The dataset.
+        infos: :func:`~hideseek.representations.masks.assess_masks` of ``data``.
+    """
+    records = {r.filename: r for r in data.records}
+    samples = []
+    for label in LABELS:
+        info = next((i for i in infos if i.label == label and not i.bad and i.path is not None
+                     and i.filename in records), None)
+        if info is not None and info.path is not None:
+            image = read_image(data.image_path(records[info.filename]))
+            samples.append((label, image, read_mask(info.path, image.shape)))
+    return samples
 
 
 def representation_figure(path: str | Path,
                           samples: Sequence[tuple[str, np.ndarray, np.ndarray]],
-                          fill: str = "zero", box_margin: int = 0, dpi: int = 110) -> Path:
+                          fill: str = "zero", box_margin: int = 0, dpi: int = 110,
+                          representations: Sequence[str] = REPRESENTATIONS) -> Path:
     """Save a grid: one row per (row title, image, mask), one column per representation.
 
     Args:
@@ -25,21 +48,21 @@ def representation_figure(path: str | Path,
         samples: (row title, e.g. the class; image; lung mask).
         fill: Fill of the hidden pixels.
         box_margin: Pixels around each lung box.
+        representations: Columns (registered names; default the paper's five).
     """
     plt = pyplot()
-    n = len(samples)
-    fig, axes = plt.subplots(n, len(REPRESENTATIONS), figsize=(2.3 * len(REPRESENTATIONS),
-                                                               2.5 * n), squeeze=False)
+    n, reps = len(samples), list(representations)
+    fig, axes = plt.subplots(n, len(reps), figsize=(2.3 * len(reps), 2.5 * n), squeeze=False)
     for row, (title, image, mask) in enumerate(samples):
-        for col, rep in enumerate(REPRESENTATIONS):
+        for col, rep in enumerate(reps):
             ax = axes[row][col]
             ax.imshow(apply_representation(rep, image, mask, fill, box_margin), cmap="gray",
                       vmin=0, vmax=1, interpolation="lanczos")
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title(_TITLES[rep], fontsize=11)
+                ax.set_title(representation_title(rep), fontsize=11)
             if col == 0:
                 ax.set_ylabel(title, fontsize=11)
-    fig.suptitle("ROI Hide-and-Seek: the five versions of each image", fontsize=12)
+    fig.suptitle(f"ROI Hide-and-Seek: {len(reps)} versions of each image", fontsize=12)
     return save_figure(fig, path, dpi)

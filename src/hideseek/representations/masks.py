@@ -10,9 +10,9 @@ import numpy as np
 
 from hideseek.data.io import image_shape, read_mask
 from hideseek.data.manifest import CXRDataset, Record
+from hideseek.data.masks import find_mask
 from hideseek.errors import DataError, HideseekError
-from hideseek.segmentation.postprocess import postprocess_mask
-from hideseek.segmentation.predict import mask_name
+from hideseek.segmentation.postprocess import lung_boxes, mask_problem
 
 __all__ = [
     "BAD_MASK_POLICIES",
@@ -41,8 +41,14 @@ class MaskInfo:
 
     @property
     def bad(self) -> bool:
-        """Missing, unreadable, empty or implausible."""
+        """Missing, unreadable, or bad by :func:`~hideseek.segmentation.postprocess.mask_problem`
+        (empty or implausible area; one lung is not bad)."""
         return bool(self.problem)
+
+    @property
+    def one_lung(self) -> bool:
+        """Only one lung component (information only, not a problem)."""
+        return self.n_components == 1
 
 
 def resolve_masks_dir(path: str | Path) -> Path:
@@ -53,16 +59,6 @@ def resolve_masks_dir(path: str | Path) -> Path:
     if not path.is_dir():
         raise DataError(f"{path}: masks folder not found")
     return path
-
-
-def find_mask(masks_dir: Path, filename: str) -> Path | None:
-    """The mask of an image: same name, the same name with ``.png``, or the bare file name (a
-    flat mask folder for a COVIDx ``train/`` + ``test/`` layout)."""
-    bare = Path(filename).name
-    for name in (filename, mask_name(filename), bare, mask_name(bare)):
-        if (masks_dir / name).is_file():
-            return masks_dir / name
-    return None
 
 
 def assess_masks(data: CXRDataset, masks_dir: Path,
@@ -80,14 +76,9 @@ def assess_masks(data: CXRDataset, masks_dir: Path,
         except HideseekError as exc:
             out.append(MaskInfo(r.filename, label, r.source, path, problem=f"unreadable: {exc}"))
             continue
-        regions = postprocess_mask(mask, fill_holes=False, min_speck_fraction=0.0,
-                                   plausible_area=plausible_area)
-        area = float(mask.mean())
-        problem = "empty" if not mask.any() else ("implausible_area" if not
-                                                   plausible_area[0] <= area <= plausible_area[1]
-                                                   else "")
-        out.append(MaskInfo(r.filename, label, r.source, path, area, regions.n_components,
-                            problem))
+        area, n_components = float(mask.mean()), len(lung_boxes(mask))
+        out.append(MaskInfo(r.filename, label, r.source, path, area, n_components,
+                            mask_problem(area, n_components, plausible_area)))
     return out
 
 
@@ -126,7 +117,7 @@ def mask_qc_table(infos: list[MaskInfo]) -> list[dict[str, object]]:
             "label": label, "source": source, "n": len(items),
             "area_mean": round(float(areas.mean()), 4) if areas.size else float("nan"),
             "area_sd": round(float(areas.std(ddof=1)), 4) if areas.size > 1 else float("nan"),
-            "one_lung": sum(i.n_components == 1 for i in items),
+            "one_lung": sum(i.one_lung for i in items),
             "empty": sum(i.problem == "empty" for i in items),
             "implausible_area": sum(i.problem == "implausible_area" for i in items),
             "missing_or_unreadable": sum(i.problem.startswith(("missing", "unread"))

@@ -12,6 +12,7 @@ from typing import Any
 
 from hideseek.data.io import read_image, read_mask, write_png
 from hideseek.data.manifest import CXRDataset, Record, write_manifest
+from hideseek.data.masks import mask_name
 from hideseek.progress import progress
 from hideseek.representations.masks import (
     MaskInfo,
@@ -19,6 +20,7 @@ from hideseek.representations.masks import (
     assess_masks,
     mask_qc_table,
 )
+from hideseek.representations.registry import check_representations, get_fill
 from hideseek.representations.transforms import REPRESENTATIONS, apply_representation
 
 __all__ = ["RepresentOptions", "output_name", "write_representations"]
@@ -31,12 +33,12 @@ class RepresentOptions:
     """How the versions are made and written.
 
     Attributes:
-        fill: ``zero`` (the paper), ``mean`` or ``blur``.
+        fill: A registered fill: ``zero`` (the paper), ``mean``, ``blur``, ``linear``...
         box_margin: Pixels added around each lung box (at the image's own resolution).
         on_bad_mask: ``exclude``, ``keep-original`` or ``error``.
         bits: PNG bit depth of all five versions (8 or 16).
         workers: Processes.
-        representations: Which versions to write (default all five).
+        representations: Which registered versions to write (default the paper's five).
     """
 
     fill: str = "zero"
@@ -48,9 +50,9 @@ class RepresentOptions:
 
 
 def output_name(filename: str) -> str:
-    """Every version is a PNG: ``x.jpg`` -> ``x.png`` (``x.png`` unchanged)."""
-    p = Path(filename)
-    return str(p.with_suffix(".png")) if p.suffix.lower() != ".png" else filename
+    """Every version is a PNG: ``x.jpg`` -> ``x.png`` (``x.png`` unchanged), named like its
+    mask (:func:`~hideseek.data.masks.mask_name`)."""
+    return mask_name(filename)
 
 
 def _targets(data: CXRDataset, out: Path, rep: str, r: Record) -> Path:
@@ -106,6 +108,8 @@ def write_representations(data: CXRDataset, masks_dir: Path, out: str | Path,
         A summary: counts of images written, skipped, excluded, kept original; the QC table.
     """
     opt = options or RepresentOptions()
+    check_representations(opt.representations)
+    get_fill(opt.fill)
     out = Path(out)
     infos = assess_masks(data, masks_dir)
     by_name = {i.filename: i for i in infos}

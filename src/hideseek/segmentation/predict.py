@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from hideseek.data.io import read_image, write_png
 from hideseek.data.manifest import CXRDataset, Record
+from hideseek.data.masks import mask_name
 from hideseek.data.preprocess import pad_to_square, resize, unpad
 from hideseek.errors import HideseekError
 from hideseek.progress import progress
@@ -31,13 +32,6 @@ REGION_COLUMNS = ["filename", "mask", "lung_area_fraction", "n_components",
                   "box1_x0", "box1_y0", "box1_x1", "box1_y1",
                   "box2_x0", "box2_y0", "box2_x1", "box2_y1",
                   "empty", "one_lung", "implausible_area"]
-
-
-def mask_name(filename: str) -> str:
-    """The mask file name of an image: the same name, with a ``.png`` suffix if it had another."""
-    if filename.lower().endswith(".png"):
-        return filename
-    return str(Path(filename).with_suffix(".png"))
 
 
 @dataclass

@@ -1,0 +1,61 @@
+"""The paper's five versions of an image, registered in the paper's order.
+
+| name | kept | hidden |
+|---|---|---|
+| ``data`` | everything | nothing |
+| ``lungs_isolated`` | the lung mask | everything outside it |
+| ``lungs_removed`` | everything else | the lung mask |
+| ``lungs_framed`` | inside the lung boxes | everything outside them |
+| ``lungs_boxed_out`` | everything else | inside the boxes |
+
+The boxes (one per lung, their union the boxed region) come from
+:func:`~hideseek.segmentation.postprocess.lung_boxes`, so the mask is the single source of truth
+at any resolution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hideseek.representations.registry import RepresentationSpec, register_representation
+from hideseek.segmentation.postprocess import Box, boxes_mask, lung_boxes
+
+__all__ = ["REPRESENTATIONS"]
+
+
+def _everything(mask: np.ndarray, box_margin: int, boxes: list[Box] | None) -> np.ndarray:
+    return np.ones(mask.shape, dtype=bool)
+
+
+def _lungs(mask: np.ndarray, box_margin: int, boxes: list[Box] | None) -> np.ndarray:
+    return mask.astype(bool)
+
+
+def _outside_lungs(mask: np.ndarray, box_margin: int, boxes: list[Box] | None) -> np.ndarray:
+    return ~_lungs(mask, box_margin, boxes)
+
+
+def _boxes(mask: np.ndarray, box_margin: int, boxes: list[Box] | None) -> np.ndarray:
+    return boxes_mask(mask.shape, lung_boxes(mask) if boxes is None else boxes, box_margin)
+
+
+def _outside_boxes(mask: np.ndarray, box_margin: int, boxes: list[Box] | None) -> np.ndarray:
+    return ~_boxes(mask, box_margin, boxes)
+
+
+_SPECS = (
+    RepresentationSpec("data", "original", "the image unchanged", region=_everything,
+                       needs_mask=False),
+    RepresentationSpec("lungs_isolated", "lungs isolated", "only the lungs, the rest filled",
+                       region=_lungs),
+    RepresentationSpec("lungs_removed", "lungs removed", "the lungs filled, the rest kept",
+                       region=_outside_lungs, hides_lungs=True),
+    RepresentationSpec("lungs_framed", "lungs framed", "only the two lung boxes, the rest "
+                       "filled", region=_boxes),
+    RepresentationSpec("lungs_boxed_out", "lungs boxed out", "the two lung boxes filled, the "
+                       "rest kept (hides the mask's outline too)", region=_outside_boxes,
+                       hides_lungs=True),
+)
+
+#: The paper's five versions (the default set of the writer and the protocol).
+REPRESENTATIONS: tuple[str, ...] = tuple(register_representation(s).name for s in _SPECS)
