@@ -7,10 +7,10 @@ STAMP := $(VENV)/.hideseek-installed
 
 .PHONY: setup demo lint test bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev,ray]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,all]'
 	touch $(STAMP)
 
 setup: $(STAMP)

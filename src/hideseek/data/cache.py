@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hideseek.data.io import read_image, read_mask
+from hideseek.data.io import DEFAULT_INTENSITY, read_image, read_mask
 from hideseek.data.preprocess import Preprocess
 
 __all__ = ["PreprocessCache", "default_cache_dir", "file_digest"]
@@ -46,7 +46,10 @@ class PreprocessCache:
 
     def __init__(self, preprocess: Preprocess, cache_dir: str | Path | None = None) -> None:
         self.preprocess = preprocess
-        self.cache_dir = None if cache_dir is None else Path(cache_dir) / preprocess.key
+        # The intensity policy decides the decoded values: a change of policy is a new cache.
+        policy = hashlib.sha1(DEFAULT_INTENSITY.describe().encode()).hexdigest()[:8]
+        self.cache_dir = (None if cache_dir is None
+                          else Path(cache_dir) / f"{preprocess.key}-i{policy}")
         self._digests: dict[Path, str] = {}
 
     def _entry(self, path: Path, kind: str) -> Path | None:
