@@ -61,9 +61,9 @@ class TrainConfig(BaseModel):
     target: Literal["label", "source"] = "label"
     workers: int = 0
     #: Early stopping: epochs without validation improvement (select_metric); None: off.
-    patience: int | None = Field(None, ge=1)
+    patience: int | None = Field(default=None, ge=1)
     #: Early stopping: least improvement of the selection score that counts.
-    min_delta: float = Field(0.0, ge=0)
+    min_delta: float = Field(default=0.0, ge=0)
     #: Train through torch.compile (see docs: it pays on GPUs, not on small CPU runs).
     compile: bool = False
 
