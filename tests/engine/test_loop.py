@@ -148,3 +148,12 @@ def test_not_a_training_state(tmp_path: Path) -> None:
     atomic_save(tmp_path / "x.pt", {"kind": "toy"})
     with pytest.raises(HideseekError, match="not a hideseek training state"):
         load_training_state(tmp_path / "x.pt")
+
+
+@pytest.mark.slow
+def test_compile_option_trains_and_saves_plain_weights(tmp_path: Path) -> None:
+    res = run_training(tmp_path / "run", _task(), EngineConfig(epochs=1, seed=3, compile=True),
+                       RT)
+    assert res.epochs_run == 1 and res.images == 48
+    state = load_training_state(tmp_path / "run" / "last.pt")
+    assert set(state["model"]) == set(_task().model.state_dict())  # no _orig_mod. prefix
