@@ -39,7 +39,8 @@ def load_checkpoint_file(path: str | Path, what: str = "model") -> tuple[Path, A
         The resolved file and its content.
 
     Raises:
-        HideseekError: Missing or unreadable file.
+        HideseekError: Missing or unreadable file, or a format version newer than this
+            hideseek reads (:data:`hideseek.engine.CHECKPOINT_VERSION`).
     """
     path = Path(path)
     if path.is_dir():
@@ -47,9 +48,13 @@ def load_checkpoint_file(path: str | Path, what: str = "model") -> tuple[Path, A
     if not path.is_file():
         raise HideseekError(f"{path}: {what} not found")
     try:
-        return path, torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise HideseekError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+    from hideseek.engine.checkpoint import check_version
+
+    check_version(path, ckpt)
+    return path, ckpt
 
 
 def seed_everything(seed: int) -> None:

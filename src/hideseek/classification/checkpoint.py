@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from hideseek.classification.models.registry import Classifier, build_model
+from hideseek.engine.checkpoint import atomic_save
 from hideseek.errors import HideseekError
 from hideseek.runtime import load_checkpoint_file
 
@@ -18,15 +17,11 @@ KIND = "hideseek-classifier"
 
 def save_classifier(path: str | Path, model: Classifier, classes: list[str],
                     config: dict[str, Any], **meta: Any) -> None:
-    """Save weights with everything needed to rebuild and use them."""
+    """Save weights with everything needed to rebuild and use them (versioned, atomic)."""
     module = getattr(model, "module", model)  # unwrap DDP
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"kind": KIND, "arch": module.arch, "classes": classes, "config": config,
-                "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
-                "meta": meta}, tmp)
-    tmp.replace(path)
+    atomic_save(path, {"kind": KIND, "arch": module.arch, "classes": classes, "config": config,
+                       "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+                       "meta": meta})
 
 
 def load_classifier(path: str | Path, arch: str | None = None) -> tuple[Classifier, dict[str, Any]]:

@@ -61,6 +61,12 @@ class TrainConfig(BaseModel):
     select_metric: Literal["accuracy", "balanced_accuracy", "loss"] = "accuracy"
     target: Literal["label", "source"] = "label"
     workers: int = 0
+    #: Early stopping: epochs without validation improvement (select_metric); None: off.
+    patience: int | None = Field(default=None, ge=1)
+    #: Early stopping: least improvement of the selection score that counts.
+    min_delta: float = Field(default=0.0, ge=0)
+    #: Train through torch.compile (see docs: it pays on GPUs, not on small CPU runs).
+    compile: bool = False
 
     @field_validator("arch")
     @classmethod

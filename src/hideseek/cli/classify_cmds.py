@@ -25,7 +25,8 @@ def _config(args: argparse.Namespace) -> Any:
         args.config, preset=args.preset, arch=args.arch, representation=args.representation,
         fill=args.fill, box_margin=args.box_margin, epochs=args.epochs,
         image_size=args.image_size, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        pretrained=args.pretrained, workers=args.workers, hflip=args.hflip)
+        pretrained=args.pretrained, workers=args.workers, hflip=args.hflip,
+        patience=args.patience, min_delta=args.min_delta, compile=args.compile)
 
 
 def _write_json(path: str | None, obj: Any) -> None:
@@ -36,11 +37,14 @@ def _write_json(path: str | None, obj: Any) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from hideseek.classification.train import train_classifier
+    from hideseek.engine import init_distributed
 
     cfg = _config(args)
     data = load_data_arg(args)
+    dist = init_distributed()  # under torchrun: join the process group
     summary = train_classifier(data, args.out, cfg, masks_dir=args.masks, resume=args.resume,
-                               runtime=_runtime(args), on_bad_mask=args.on_bad_mask)
+                               runtime=_runtime(args), on_bad_mask=args.on_bad_mask,
+                               rank=dist.rank, world_size=dist.world_size)
     if summary.get("rank", 0) != 0:
         return 0  # under torchrun only rank 0 reports
     print(f"{cfg.arch} on {cfg.representation}: best epoch {summary['best_epoch']} "
@@ -130,6 +134,11 @@ def _recipe(p: argparse.ArgumentParser) -> None:
                    help="ImageNet weights from the local torch cache (default: yes)")
     p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
                    help="horizontal flips (default: only in the covidnet preset)")
+    p.add_argument("--patience", type=int, help="early stopping: epochs without validation "
+                   "improvement (default: off)")
+    p.add_argument("--min-delta", type=float, help="early stopping: least improvement")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="train through torch.compile (default: no)")
     p.add_argument("--masks", metavar="DIR", help="lung masks (needed for every representation "
                    "but data; also applies the bad-mask policy to data)")
     p.add_argument("--resume", action="store_true")

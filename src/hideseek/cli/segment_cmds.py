@@ -20,16 +20,16 @@ def _runtime(args: argparse.Namespace) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from hideseek.segmentation.train import SegTrainConfig, train_segmenter
+    from hideseek.segmentation.config import load_seg_config
+    from hideseek.segmentation.train import train_segmenter
 
-    cfg = SegTrainConfig(image_size=args.image_size, depth=args.depth, base=args.base,
-                         batch_norm=not args.no_batch_norm, epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, dice_weight=args.dice_weight,
-                         augment=not args.no_augment, seed=args.seed, workers=args.workers,
-                         schedule=args.schedule, init=args.init)
-    if args.paper:
-        cfg.image_size, cfg.depth, cfg.base, cfg.batch_norm, cfg.batch_size = 512, 5, 64, False, 1
-        cfg.dice_weight = 0.0
+    cfg = load_seg_config(
+        args.config, preset="paper" if args.paper else None, image_size=args.image_size,
+        depth=args.depth, base=args.base, batch_norm=False if args.no_batch_norm else None,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        dice_weight=args.dice_weight, augment=False if args.no_augment else None, seed=args.seed,
+        workers=args.workers, schedule=args.schedule, init=args.init, patience=args.patience,
+        min_delta=args.min_delta, compile=args.compile)
     data = load_data_arg(args, require_label=False)
     summary = train_segmenter(data, args.out, cfg, resume=args.resume, runtime=_runtime(args))
     print(json.dumps(summary, indent=2))
@@ -112,21 +112,29 @@ def register(sub: Any) -> None:
     add_data_arguments(t)
     t.add_argument("--out", required=True, metavar="DIR")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    t.add_argument("--epochs", type=int, default=60)
-    t.add_argument("--lr", type=float, default=1e-4)
-    t.add_argument("--image-size", type=int, default=256)
-    t.add_argument("--depth", type=int, default=5)
-    t.add_argument("--base", type=int, default=16, help="filters at the first level")
+    t.add_argument("--config", metavar="YAML", help="settings file (e.g. a run's config.yaml); "
+                   "flags given override it")
+    t.add_argument("--epochs", type=int, help="default 60")
+    t.add_argument("--lr", type=float, help="default 1e-4")
+    t.add_argument("--image-size", type=int, help="default 256")
+    t.add_argument("--depth", type=int, help="default 5")
+    t.add_argument("--base", type=int, help="filters at the first level (default 16)")
     t.add_argument("--no-batch-norm", action="store_true")
-    t.add_argument("--dice-weight", type=float, default=1.0, help="weight of the Dice loss term")
+    t.add_argument("--dice-weight", type=float, help="weight of the Dice loss term (default 1)")
     t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
+    t.add_argument("--seed", type=int, help="default 0")
+    t.add_argument("--schedule", choices=["constant", "cosine"], help="default constant")
     t.add_argument("--init", metavar="MODEL", help="start from these U-Net weights (fine-tune)")
+    t.add_argument("--patience", type=int, help="early stopping: epochs without validation "
+                   "Dice improvement (default: off)")
+    t.add_argument("--min-delta", type=float, help="early stopping: least Dice improvement")
+    t.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="train through torch.compile (default: no)")
     t.add_argument("--paper", action="store_true",
-                   help="the paper's U-Net: depth 5, 64 filters, 512 px, batch 1, CE only")
+                   help="the paper's U-Net: depth 5, 64 filters, 512 px, batch 1, CE only "
+                   "(flags given override it)")
     _common(t)
-    t.set_defaults(handler=_train, batch_size=4, workers=0)
+    t.set_defaults(handler=_train, batch_size=None, workers=None)
 
     e = ssub.add_parser("eval", help="Table-2 metrics against a dataset's true masks")
     add_data_arguments(e)

@@ -1,6 +1,7 @@
 """Lung segmentation: U-Net, training, Table-2 evaluation, whole-dataset prediction."""
 
 from hideseek.segmentation.checkpoint import DEFAULT_MODEL, load_segmenter, save_segmenter
+from hideseek.segmentation.config import SegTrainConfig, load_seg_config
 from hideseek.segmentation.metrics import PixelCounts, SegmentationReport, dice, table2
 from hideseek.segmentation.postprocess import Box, LungRegions, boxes_mask, postprocess_mask
 from hideseek.segmentation.predict import (
@@ -10,7 +11,8 @@ from hideseek.segmentation.predict import (
     predict_masks,
     read_regions,
 )
-from hideseek.segmentation.train import SegTrainConfig, train_segmenter
+from hideseek.segmentation.registry import register_segmenter, segmenter_kinds
+from hideseek.segmentation.train import train_segmenter
 from hideseek.segmentation.unet import PAPER_UNET, UNet, UNetConfig
 
 __all__ = [
@@ -26,13 +28,16 @@ __all__ = [
     "boxes_mask",
     "dice",
     "evaluate_masks",
+    "load_seg_config",
     "load_segmenter",
     "mask_name",
     "postprocess_mask",
     "predict_dataset",
     "predict_masks",
     "read_regions",
+    "register_segmenter",
     "save_segmenter",
+    "segmenter_kinds",
     "table2",
     "train_segmenter",
 ]

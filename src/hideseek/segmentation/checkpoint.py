@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
+from hideseek.engine.checkpoint import atomic_save
 from hideseek.errors import HideseekError
 from hideseek.runtime import load_checkpoint_file
+from hideseek.segmentation.registry import register_segmenter, segmenter_loader
 from hideseek.segmentation.unet import UNet, UNetConfig
 
-__all__ = ["DEFAULT_MODEL", "load_segmenter", "save_segmenter"]
+__all__ = ["DEFAULT_MODEL", "UNET_KIND", "load_segmenter", "save_segmenter"]
 
 DEFAULT_MODEL = "default"
+#: ``kind`` of our U-Net checkpoints.
+UNET_KIND = "hideseek-unet"
 
 
 def save_segmenter(path: str | Path, model: UNet, image_size: int, half: bool = False,
                    **meta: Any) -> None:
-    """Save a U-Net with its configuration and input size (loadable with weights_only=True).
+    """Save a U-Net with its configuration and input size (versioned, atomic, weights only).
 
     Args:
         path: Destination file.
@@ -30,9 +35,18 @@ def save_segmenter(path: str | Path, model: UNet, image_size: int, half: bool = 
     """
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
              for k, v in model.state_dict().items()}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"kind": "hideseek-unet", "config": model.config.to_dict(),
-                "image_size": int(image_size), "state_dict": state, "meta": meta}, path)
+    atomic_save(path, {"kind": UNET_KIND, "config": model.config.to_dict(),
+                       "image_size": int(image_size), "state_dict": state, "meta": meta})
+
+
+def _unet(ckpt: Mapping[str, Any]) -> torch.nn.Module:
+    model = UNet(UNetConfig(**ckpt["config"]))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                           for k, v in ckpt["state_dict"].items()})
+    return model
+
+
+register_segmenter(UNET_KIND, _unet)
 
 
 def _default_path() -> Path:
@@ -40,7 +54,8 @@ def _default_path() -> Path:
 
 
 def load_segmenter(path: str | Path | None = None) -> tuple[UNet, int, dict[str, Any]]:
-    """Load a U-Net saved by :func:`save_segmenter` (or ``last.pt`` / ``best.pt`` of training).
+    """Load a segmentation model saved by :func:`save_segmenter` (or ``best.pt`` of training),
+    or any registered kind (:func:`~hideseek.segmentation.registry.register_segmenter`).
 
     Args:
         path: Checkpoint file or training folder; None or ``"default"`` loads the shipped model.
@@ -54,9 +69,14 @@ def load_segmenter(path: str | Path | None = None) -> tuple[UNet, int, dict[str,
             raise HideseekError(f"the default segmentation model is missing ({path}); "
                                 "reinstall hideseek or pass --model")
     path, ckpt = load_checkpoint_file(path, "segmentation model")
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != "hideseek-unet":
+    if not isinstance(ckpt, dict):
         raise HideseekError(f"{path}: not a hideseek segmentation checkpoint")
-    model = UNet(UNetConfig(**ckpt["config"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                           for k, v in ckpt["state_dict"].items()})
-    return model.eval(), int(ckpt["image_size"]), dict(ckpt.get("meta", {}))
+    kind = ckpt.get("kind")
+    loader = segmenter_loader(kind, path)
+    try:
+        model = loader(ckpt)
+        size = int(ckpt["image_size"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise HideseekError(f"{path}: cannot build the {kind} segmenter ({exc})") from exc
+    # Any registered kind works with predict_masks (it needs the forward pass and `multiple`).
+    return cast(UNet, model.eval()), size, dict(ckpt.get("meta", {}))

@@ -1,0 +1,30 @@
+"""One training engine for every model: epochs, seeding, checkpoints, resume, early stopping."""
+
+from hideseek.engine.checkpoint import (
+    CHECKPOINT_VERSION,
+    atomic_save,
+    check_version,
+    claim_run_dir,
+    load_training_state,
+)
+from hideseek.engine.distributed import DistContext, init_distributed
+from hideseek.engine.loop import EngineConfig, TrainResult, TrainTask, epoch_seed, run_training
+from hideseek.engine.metrics import MetricsLog
+from hideseek.engine.stopping import EarlyStopping
+
+__all__ = [
+    "CHECKPOINT_VERSION",
+    "DistContext",
+    "EarlyStopping",
+    "EngineConfig",
+    "MetricsLog",
+    "TrainResult",
+    "TrainTask",
+    "atomic_save",
+    "check_version",
+    "claim_run_dir",
+    "epoch_seed",
+    "init_distributed",
+    "load_training_state",
+    "run_training",
+]

@@ -1,0 +1,159 @@
+"""The engine on a tiny synthetic task: exact resume, early stopping, metrics, old states."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from hideseek.engine import (
+    CHECKPOINT_VERSION,
+    EngineConfig,
+    TrainTask,
+    atomic_save,
+    claim_run_dir,
+    epoch_seed,
+    load_training_state,
+    run_training,
+)
+from hideseek.errors import HideseekError
+from hideseek.runtime import Runtime
+
+RT = Runtime(amp=False, channels_last=False)
+
+
+def _data(seed: int, n: int) -> TensorDataset:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 8, 8, generator=g)
+    y = (x.mean(dim=(1, 2, 3)) > 0.5).long()
+    return TensorDataset(x, y)
+
+
+def _task(scores: Iterator[float] | None = None) -> TrainTask:
+    """A small conv net with batch norm and dropout (both need the per-epoch seeding)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.Dropout(0.3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    train, val = _data(1, 48), _data(2, 16)
+
+    def batches(epoch: int) -> DataLoader[tuple[torch.Tensor, ...]]:
+        return DataLoader(train, batch_size=8, shuffle=True,
+                          generator=torch.Generator().manual_seed(epoch_seed(3, epoch)))
+
+    @torch.no_grad()
+    def validate(m: nn.Module) -> dict[str, float]:
+        m.eval()
+        x, y = val.tensors
+        loss = float(F.cross_entropy(m(x), y))
+        return {"val_loss": loss, "val_scripted": next(scores) if scores else -loss}
+
+    def save_best(path: Path, epoch: int, s: dict[str, float]) -> None:
+        atomic_save(path, {"kind": "toy", "state_dict": model.state_dict(), "epoch": epoch})
+
+    return TrainTask(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.5,
+                                                            momentum=0.9),
+                     batches=batches, loss=F.cross_entropy, validate=validate,
+                     score=lambda s: s["val_scripted"], save_best=save_best)
+
+
+def _same_state(a: Path, b: Path) -> None:
+    sa, sb = load_training_state(a), load_training_state(b)
+    assert sa["model"].keys() == sb["model"].keys()
+    assert all(torch.equal(sa["model"][k], sb["model"][k]) for k in sa["model"])
+    mom_a = [v["momentum_buffer"] for v in sa["optimizer"]["state"].values()]
+    mom_b = [v["momentum_buffer"] for v in sb["optimizer"]["state"].values()]
+    assert all(torch.equal(x, y) for x, y in zip(mom_a, mom_b, strict=True))
+    assert sa["history"] == sb["history"]
+
+
+def test_resume_is_bit_identical(tmp_path: Path) -> None:
+    full = run_training(tmp_path / "full", _task(), EngineConfig(epochs=4, seed=3), RT)
+    run_training(tmp_path / "part", _task(), EngineConfig(epochs=2, seed=3), RT)
+    part = run_training(tmp_path / "part", _task(), EngineConfig(epochs=4, seed=3), RT,
+                        resume=True)
+    _same_state(tmp_path / "full" / "last.pt", tmp_path / "part" / "last.pt")
+    assert (full.best_epoch, full.history) == (part.best_epoch, part.history)
+    assert part.epochs_run == 4
+    metrics = (tmp_path / "full" / "metrics.csv").read_text()
+    assert metrics == (tmp_path / "part" / "metrics.csv").read_text()
+    rows = list(csv.DictReader(metrics.splitlines()))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3", "4"]
+    assert set(rows[0]) == {"epoch", "train_loss", "val_loss", "val_scripted"}
+    # The training changed the weights (the comparison above is not vacuous).
+    first = _task().model.state_dict()
+    last = load_training_state(tmp_path / "full" / "last.pt")["model"]
+    assert not torch.equal(first["0.weight"], last["0.weight"])
+
+
+def test_seeding_depends_on_the_seed(tmp_path: Path) -> None:
+    run_training(tmp_path / "a", _task(), EngineConfig(epochs=1, seed=3), RT)
+    run_training(tmp_path / "b", _task(), EngineConfig(epochs=1, seed=4), RT)
+    a = load_training_state(tmp_path / "a" / "last.pt")["model"]
+    b = load_training_state(tmp_path / "b" / "last.pt")["model"]
+    assert not torch.equal(a["0.weight"], b["0.weight"])  # dropout draws differ
+
+
+def test_early_stopping_stops_and_is_recorded(tmp_path: Path) -> None:
+    # Improves at 1 and 2, then 3 and 4 do not beat 0.6 by more than 0.05: stop at 4.
+    scores = iter([0.5, 0.6, 0.64, 0.62, 0.99, 0.99])
+    cfg = EngineConfig(epochs=6, seed=3, patience=2, min_delta=0.05)
+    res = run_training(tmp_path / "run", _task(scores), cfg, RT)
+    assert res.stopped_early_at == 4 and res.epochs_run == 4
+    assert res.best_epoch == 3  # best.pt is the best score, improvement threshold aside
+    assert res.early_stopping(cfg) == {"patience": 2, "min_delta": 0.05, "stopped_early": True,
+                                       "stopped_at_epoch": 4, "max_epochs": 6}
+    state = load_training_state(tmp_path / "run" / "last.pt")
+    assert state["stopped_early_at"] == 4 and state["epoch"] == 3
+    assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["epoch"] == 3
+    # Resuming a stopped run trains nothing more.
+    again = run_training(tmp_path / "run", _task(iter([1.0])), cfg, RT, resume=True)
+    assert again.epochs_run == 4 and again.stopped_early_at == 4 and again.images == 0
+
+
+def test_no_patience_never_stops(tmp_path: Path) -> None:
+    res = run_training(tmp_path / "run", _task(iter([0.9, 0.1, 0.1, 0.1])),
+                       EngineConfig(epochs=4, seed=3), RT)
+    assert res.stopped_early_at is None and res.epochs_run == 4 and res.best_epoch == 1
+
+
+def test_resumes_a_state_written_before_versioning(tmp_path: Path) -> None:
+    run_training(tmp_path / "full", _task(), EngineConfig(epochs=3, seed=3), RT)
+    run_training(tmp_path / "old", _task(), EngineConfig(epochs=2, seed=3), RT)
+    # Rewrite last.pt the way hideseek 0.x did: plain torch.save, no version, no extra keys.
+    state = load_training_state(tmp_path / "old" / "last.pt")
+    legacy = {k: state[k] for k in ("model", "optimizer", "epoch", "best", "best_epoch",
+                                    "history")}
+    torch.save(legacy, tmp_path / "old" / "last.pt")
+    run_training(tmp_path / "old", _task(), EngineConfig(epochs=3, seed=3), RT, resume=True)
+    _same_state(tmp_path / "full" / "last.pt", tmp_path / "old" / "last.pt")
+    new = torch.load(tmp_path / "old" / "last.pt", weights_only=True)
+    assert new["format_version"] == CHECKPOINT_VERSION
+
+
+def test_refuses_to_overwrite_a_run(tmp_path: Path) -> None:
+    run_training(tmp_path / "run", _task(), EngineConfig(epochs=1), RT)
+    with pytest.raises(HideseekError, match="--resume"):
+        claim_run_dir(tmp_path / "run", resume=False)
+    assert claim_run_dir(tmp_path / "run", resume=True) == tmp_path / "run"
+    assert claim_run_dir(tmp_path / "new", resume=False).is_dir()
+
+
+def test_not_a_training_state(tmp_path: Path) -> None:
+    atomic_save(tmp_path / "x.pt", {"kind": "toy"})
+    with pytest.raises(HideseekError, match="not a hideseek training state"):
+        load_training_state(tmp_path / "x.pt")
+
+
+@pytest.mark.slow
+def test_compile_option_trains_and_saves_plain_weights(tmp_path: Path) -> None:
+    res = run_training(tmp_path / "run", _task(), EngineConfig(epochs=1, seed=3, compile=True),
+                       RT)
+    assert res.epochs_run == 1 and res.images == 48
+    state = load_training_state(tmp_path / "run" / "last.pt")
+    assert set(state["model"]) == set(_task().model.state_dict())  # no _orig_mod. prefix

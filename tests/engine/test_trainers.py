@@ -1,0 +1,88 @@
+"""Both trainers on the engine: early stopping recorded, configs as YAML, the segment CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from hideseek.classification.config import TrainConfig, load_train_config
+from hideseek.classification.train import train_classifier
+from hideseek.cli.main import main
+from hideseek.data import load_dataset
+from hideseek.errors import HideseekError
+from hideseek.segmentation import SegTrainConfig, load_seg_config, train_segmenter
+
+TINY = {"arch": "resnet18", "image_size": 32, "batch_size": 16, "lr": 1e-3,
+        "pretrained": False}
+SEG_TINY = {"image_size": 32, "depth": 3, "base": 4, "batch_size": 8, "lr": 3e-3}
+
+
+def test_classifier_early_stopping_is_recorded(phantom_lungs: Path, tmp_path: Path) -> None:
+    # No accuracy can rise by more than 1: epoch 1 improves on nothing, epoch 2 cannot.
+    cfg = load_train_config(epochs=6, patience=1, min_delta=1.0, **TINY)
+    s = train_classifier(load_dataset(phantom_lungs), tmp_path / "run", cfg,
+                         cache_dir=tmp_path / "c")
+    assert s["epochs_run"] == 2 and s["best_epoch"] in (1, 2)
+    assert s["early_stopping"] == {"patience": 1, "min_delta": 1.0, "stopped_early": True,
+                                   "stopped_at_epoch": 2, "max_epochs": 6}
+    assert json.loads((tmp_path / "run" / "train.json").read_text())["early_stopping"] == \
+        s["early_stopping"]
+    assert len(list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))) == 2
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["stopped_early_at"] == 2
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["patience"] == 1
+
+
+def test_early_stopping_is_off_by_default() -> None:
+    assert (TrainConfig().patience, TrainConfig().min_delta, TrainConfig().compile) == \
+        (None, 0.0, False)
+    assert (SegTrainConfig().patience, SegTrainConfig().compile) == (None, False)
+    with pytest.raises(HideseekError, match="patience"):
+        load_train_config(patience=0)
+
+
+def test_seg_config_from_yaml(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text("epochs: 3\nschedule: cosine\nsplit: [0.6, 0.2, 0.2]\n")
+    cfg = load_seg_config(tmp_path / "s.yaml", lr=1e-3, seed=None)
+    assert (cfg.epochs, cfg.schedule, cfg.split, cfg.lr, cfg.seed) == \
+        (3, "cosine", (0.6, 0.2, 0.2), 1e-3, 0)
+    paper = load_seg_config(preset="paper", batch_size=2)
+    assert (paper.image_size, paper.base, paper.batch_norm, paper.batch_size) == \
+        (512, 64, False, 2)
+    (tmp_path / "bad.yaml").write_text("epochs: 0\nwidth: 3\n")
+    with pytest.raises(HideseekError, match=r"invalid segmentation config(.|\n)*epochs"
+                       r"(.|\n)*width"):
+        load_seg_config(tmp_path / "bad.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    with pytest.raises(HideseekError, match=r"list\.yaml: a segmentation config must be"):
+        load_seg_config(tmp_path / "list.yaml")
+    with pytest.raises(HideseekError, match="unknown preset"):
+        load_seg_config(preset="tiny")
+
+
+def test_segmenter_early_stopping_and_config_yaml(phantom_lungs: Path, tmp_path: Path) -> None:
+    cfg = SegTrainConfig(epochs=5, patience=1, min_delta=1.0, **SEG_TINY)
+    s = train_segmenter(load_dataset(phantom_lungs), tmp_path / "run", cfg,
+                        cache_dir=tmp_path / "c")
+    assert s["epochs_run"] == 2 and s["early_stopping"]["stopped_at_epoch"] == 2
+    assert json.loads((tmp_path / "run" / "train.json").read_text())["epochs_run"] == 2
+    assert load_seg_config(tmp_path / "run" / "config.yaml") == cfg
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["n_train"] > 0
+
+
+def test_cli_segment_train_with_config(phantom_lungs: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIDESEEK_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({**SEG_TINY, "epochs": 3, "seed": 5}))
+    out = tmp_path / "m"
+    assert main(["segment", "train", str(phantom_lungs), "--out", str(out), "--config",
+                 str(tmp_path / "s.yaml"), "--epochs", "1", "--no-augment"]) == 0
+    summary = json.loads(capsys.readouterr().out.split("\nbest model")[0])
+    assert summary["epochs"] == summary["epochs_run"] == 1
+    written = load_seg_config(out / "config.yaml")
+    assert (written.epochs, written.seed, written.base, written.augment) == (1, 5, 4, False)
