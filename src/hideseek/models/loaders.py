@@ -200,10 +200,12 @@ def _is_torchscript(path: str) -> bool:
         return any(n.endswith("constants.pkl") for n in zf.namelist())
 
 
-for _prefix, _fn in {"torchvision": _load_torchvision, "timm": _load_timm, "xrv": _load_xrv,
-                     "python": _load_python, ".pt2": _load_export, ".onnx": _load_onnx,
-                     ".ts": _load_torchscript, ".torchscript": _load_torchscript,
-                     ".jit": _load_torchscript, ".pt": _load_checkpoint}.items():
+_BUILTIN: dict[str, Loader] = {
+    "torchvision": _load_torchvision, "timm": _load_timm, "xrv": _load_xrv,
+    "python": _load_python, ".pt2": _load_export, ".onnx": _load_onnx,
+    ".ts": _load_torchscript, ".torchscript": _load_torchscript, ".jit": _load_torchscript,
+    ".pt": _load_checkpoint}
+for _prefix, _fn in _BUILTIN.items():
     register_loader(_prefix, _fn)
 
 

@@ -36,12 +36,12 @@ class InputSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    size: int = Field(224, ge=8)
+    size: int = Field(default=224, ge=8)
     channels: Literal[1, 3] = 1
     range: tuple[float, float] = (0.0, 1.0)
     mean: list[float] | None = None
     std: list[float] | None = None
-    crop_top: float = Field(0.08, ge=0.0, lt=1.0)
+    crop_top: float = Field(default=0.08, ge=0.0, lt=1.0)
     square: Literal["crop", "pad"] = "crop"
 
     @model_validator(mode="after")
