@@ -7,6 +7,7 @@ our three labels, in :data:`hideseek.data.labels.LABELS` order.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -166,8 +167,9 @@ class ModelAdapter:
 
     @classmethod
     def from_module(cls, module: nn.Module, spec: ModelSpec, **kw: Any) -> ModelAdapter:
-        """Adapter of an in-memory ``nn.Module`` (put in eval mode)."""
-        module.eval()
+        """Adapter of an in-memory ``nn.Module`` (put in eval mode where it allows it)."""
+        with contextlib.suppress(NotImplementedError):  # torch.export programs: always eval
+            module.eval()
         return cls(module, spec, module, **kw)
 
     @property
@@ -189,7 +191,11 @@ class ModelAdapter:
         """Run on ``runtime``'s device and precision (ONNX stays on its own provider)."""
         self.runtime = runtime
         if self.module is not None and self.forward is self.module:
-            self.module = self.forward = runtime.model(self.module)
+            try:
+                self.module = self.forward = runtime.model(self.module)
+            except (NotImplementedError, RuntimeError) as exc:  # a torch.export program
+                log.debug("%s stays where it is (%s)", self.name, exc)
+                self.runtime = Runtime(device="cpu", amp=runtime.amp, channels_last=False)
         return self
 
     def _outputs_to_labels(self, raw: torch.Tensor) -> torch.Tensor:
@@ -220,8 +226,13 @@ class ModelAdapter:
             self._check(inp)
             if rt.channels_last:
                 inp = inp.contiguous(memory_format=torch.channels_last)
-            with rt.autocast():
-                raw = self.forward(inp)
+            try:
+                with rt.autocast():
+                    raw = self.forward(inp)
+            except (RuntimeError, ValueError, AssertionError) as exc:
+                raise HideseekError(f"{self.name}: the model fails on a {tuple(inp.shape)} "
+                                    f"batch ({exc}); check input.size and input.channels in "
+                                    "the model spec") from exc
             raw_t = torch.as_tensor(np.asarray(raw)) if not torch.is_tensor(raw) else raw
             return self._outputs_to_labels(raw_t).float().cpu().numpy()
 
@@ -235,4 +246,6 @@ class ModelAdapter:
             raise HideseekError(f"{self.name}: Grad-CAM cannot run: {self.no_module_reason}")
         if self._matrix is None and self.spec.target == "label":
             self._matrix = label_matrix(self.spec, len(self.classes), self.name)
-        return AdaptedModule(self.module, self.spec, self._matrix).eval()
+        cam = AdaptedModule(self.module, self.spec, self._matrix)
+        cam.training = False
+        return cam
