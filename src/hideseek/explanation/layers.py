@@ -9,6 +9,7 @@ after its patch embedding (the rest works on tokens): it is refused with the rea
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -46,7 +47,7 @@ def layer_outputs(module: nn.Module, input_size: int, in_channels: int = 3) -> l
     seen: list[LayerOutput] = []
     handles = []
 
-    def hook(name: str):  # type: ignore[no-untyped-def]
+    def hook(name: str) -> Callable[[nn.Module, object, object], None]:
         def record(_m: nn.Module, _i: object, out: object) -> None:
             if isinstance(out, torch.Tensor):
                 seen.append(LayerOutput(name, tuple(out.shape)))

@@ -35,6 +35,8 @@ def label_matrix(spec: ModelSpec, n_outputs: int, where: str = "model") -> np.nd
             outputs, or (softmax / probabilities) an output that maps to none of our labels.
     """
     classes = spec.require_classes(where)
+    if spec.normal == "one_minus_max" and spec.activation != "sigmoid":
+        raise HideseekError(f"{where}: normal: one_minus_max needs activation: sigmoid")
     if len(classes) != n_outputs:
         raise HideseekError(f"{where}: the model has {n_outputs} outputs but the spec declares "
                             f"{len(classes)} classes ({', '.join(classes)})")

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hideseek.data.labels import LABELS, normalise_label
 from hideseek.errors import HideseekError
@@ -83,6 +90,12 @@ class ModelSpec(BaseModel):
     target: Literal["label", "source"] = "label"
     input: InputSpec = InputSpec()
 
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _names(cls, v: Any) -> Any:
+        """YAML reads ``[0, 1, 2]`` as numbers: output names are text."""
+        return [str(c) for c in v] if isinstance(v, list) else v
+
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:
         if self.classes is not None and len(set(self.classes)) != len(self.classes):
@@ -94,8 +107,6 @@ class ModelSpec(BaseModel):
             unknown = sorted(set(self.mapping) - set(self.classes))
             if unknown:
                 raise ValueError(f"mapping names outputs not in classes: {unknown}")
-        if self.normal == "one_minus_max" and self.activation != "sigmoid":
-            raise ValueError("normal: one_minus_max needs activation: sigmoid")
         return self
 
     def label_of(self, name: str) -> str | None:
@@ -116,7 +127,8 @@ class ModelSpec(BaseModel):
 def _fail(source: str, exc: ValidationError) -> HideseekError:
     lines = [f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
              for e in exc.errors()]
-    return HideseekError(f"{source}: invalid model spec: " + "; ".join(lines))
+    more = f"; and {len(lines) - 5} more" if len(lines) > 5 else ""
+    return HideseekError(f"{source}: invalid model spec: " + "; ".join(lines[:5]) + more)
 
 
 def load_model_spec(path: str | Path) -> ModelSpec:
