@@ -138,3 +138,23 @@ def test_xrv_densenet_audits_through_a_spec_and_a_wrong_range_warns(
     warned = [r for r in caplog.records if "probably meaningless" in r.getMessage()]
     assert len(warned) == 1  # once, not once per batch or representation
     assert "[-1024, 1024]" in warned[0].getMessage()
+
+
+def test_python_api_audits_a_module_and_a_callable(trained: tuple[Path, Path]) -> None:
+    import hideseek
+
+    data_dir, run = trained
+    model, _ = load_classifier(run)
+    ref, _ = _audit(run, data_dir, split="all")
+    spec = {"classes": ["normal", "pneumonia", "COVID-19"], "input": {"size": SIZE}}
+    kw = {"representations": REPS, "runtime": EXACT, "n_boot": 20, "split": "all",
+          "cache_dir": data_dir.parent / "cache"}
+    res = hideseek.audit(model, data_dir, spec=spec, **kw)
+    assert _core(res) == _core(ref) and set(res) == set(ref)
+
+    def probabilities(x: torch.Tensor) -> torch.Tensor:
+        return model(x).softmax(1)
+
+    assert _core(hideseek.audit(probabilities, data_dir, spec=spec, **kw)) == _core(ref)
+    with pytest.raises(HideseekError, match="class order is not declared"):
+        hideseek.audit(model, data_dir, **kw)
