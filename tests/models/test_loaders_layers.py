@@ -129,3 +129,13 @@ def test_named_target_layer_and_refusals(caplog: pytest.LogCaptureFixture) -> No
         find_target_layer(vit, 32)
     with pytest.raises(HideseekError, match="no layer has a spatial output"):
         find_target_layer(nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2)), 8)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.trace, in this torch
+def test_compiled_graphs_refuse_gradcam_with_the_reason() -> None:
+    net = torchvision.models.resnet18(num_classes=3).eval()
+    x = torch.rand(1, 3, 64, 64)
+    traced = torch.jit.trace(net, x)
+    for graph in (traced, torch.export.export(net, (x,)).module()):
+        with pytest.raises(HideseekError, match="graph hides its layers"):
+            find_target_layer(graph, 64)

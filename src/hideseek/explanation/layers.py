@@ -8,6 +8,7 @@ after its patch embedding (the rest works on tokens): it is refused with the rea
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,7 +59,8 @@ def layer_outputs(module: nn.Module, input_size: int, in_channels: int = 3) -> l
             handles.append(sub.register_forward_hook(hook(name)))
     was_training = module.training
     try:
-        module.eval()
+        with contextlib.suppress(NotImplementedError):  # torch.export programs
+            module.eval()
         with torch.no_grad():
             param = next(module.parameters(), None)
             device = param.device if param is not None else torch.device("cpu")
@@ -69,7 +71,8 @@ def layer_outputs(module: nn.Module, input_size: int, in_channels: int = 3) -> l
     finally:
         for h in handles:
             h.remove()
-        module.train(was_training)
+        with contextlib.suppress(NotImplementedError):
+            module.train(was_training)
     return seen
 
 
@@ -112,6 +115,11 @@ def find_target_layer(module: nn.Module, input_size: int, min_cells: int = 7,
     outputs = layer_outputs(module, input_size, in_channels)
     if name is not None:
         return _named(module, name, outputs)
+    if not outputs:
+        raise HideseekError(f"{type(module).__name__}: no layer output can be observed (a "
+                            "TorchScript or torch.export graph hides its layers); Grad-CAM "
+                            "needs the PyTorch module (our checkpoint, torchvision:, timm: or "
+                            "python:); audit, evaluation and occlusion work as they are")
     spatial = [o for o in outputs if o.spatial]
     if not spatial:
         raise HideseekError(f"{type(module).__name__}: no layer has a spatial output at "
