@@ -121,6 +121,10 @@ def test_user_architectures_get_our_head_and_a_target_layer(arch: str) -> None:
     layer = target_layer(model, input_size=64)
     assert any(layer is m for m in model.backbone.modules()) and layer is not model.backbone
     assert model.init == "random"
+    from hideseek.explanation.gradcam import GradCAM
+
+    out = GradCAM(model, layer)(torch.rand(2, 1, 64, 64), {"predicted": None})
+    assert out.maps["predicted"].shape == (2, 64, 64) and out.prob.shape == (2, 3)
 
 
 def test_python_factory_arch_and_validators(tmp_path: Path,
