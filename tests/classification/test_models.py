@@ -99,3 +99,67 @@ def test_config_presets_yaml_and_errors(tmp_path: Path) -> None:
 def test_initialisation_is_recorded() -> None:
     assert build_model("resnet18", pretrained=False).init == "random"
     assert build_model("covidnet").init == "random"
+
+
+def _factory_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    (tmp_path / "usernets.py").write_text(
+        "from torch import nn\n\n"
+        "def grey(num_classes=10):\n"
+        "    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),\n"
+        "                         nn.AdaptiveAvgPool2d(1), nn.Flatten(),\n"
+        "                         nn.Linear(8, num_classes))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "python:usernets:grey"
+
+
+@pytest.mark.parametrize("arch", ["torchvision:densenet121", "timm:efficientnet_b0",
+                                  "torchvision:convnext_tiny"])
+def test_user_architectures_get_our_head_and_a_target_layer(arch: str) -> None:
+    model = build_model(arch, 3, pretrained=False).eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 1, 64, 64)).shape == (2, 3)
+    layer = target_layer(model, input_size=64)
+    assert any(layer is m for m in model.backbone.modules()) and layer is not model.backbone
+    assert model.init == "random"
+    from hideseek.explanation.gradcam import GradCAM
+
+    out = GradCAM(model, layer)(torch.rand(2, 1, 64, 64), {"predicted": None})
+    assert out.maps["predicted"].shape == (2, 64, 64) and out.prob.shape == (2, 3)
+
+
+def test_python_factory_arch_and_validators(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from hideseek.classification.models import check_architecture
+    from hideseek.protocol.config import ProtocolConfig
+
+    name = _factory_module(tmp_path, monkeypatch)
+    model = build_model(name, 3).eval()
+    assert model.in_channels == 1 and model(torch.rand(2, 1, 32, 32)).shape == (2, 3)
+    assert load_train_config(arch="timm:efficientnet_b0").arch == "timm:efficientnet_b0"
+    proto = ProtocolConfig(data=["d"], architectures=["resnet50", "torchvision:densenet121"])
+    assert proto.architectures[1] == "torchvision:densenet121"
+    for bad in ("keras:resnet", "torchvision:", "resnet5"):
+        with pytest.raises(ValueError, match="unknown architecture"):
+            check_architecture(bad)
+    with pytest.raises(HideseekError, match="unknown architecture"):
+        load_train_config(arch="onnx:model")
+    with pytest.raises(HideseekError, match="torchvision has no classification model"):
+        build_model("torchvision:resnet7")
+
+
+@pytest.mark.parametrize("arch", ["timm:efficientnet_b0", "torchvision:densenet121"])
+def test_user_architectures_train_and_evaluate(arch: str, phantom_lungs: Path,
+                                               tmp_path: Path) -> None:
+    from hideseek.classification.evaluate import evaluate
+    from hideseek.classification.train import train_classifier
+    from hideseek.data import load_dataset
+
+    data = load_dataset(phantom_lungs)
+    cfg = load_train_config(arch=arch, image_size=32, batch_size=16, lr=1e-3, epochs=1,
+                            pretrained=False)
+    train_classifier(data, tmp_path / "run", cfg, cache_dir=tmp_path / "c")
+    loaded, meta = load_classifier(tmp_path / "run")
+    assert meta["arch"] == arch and loaded.arch == arch
+    result, preds = evaluate(tmp_path / "run", data, cache_dir=tmp_path / "c", n_boot=10)
+    assert result["arch"] == arch and result["n"] == len(preds.records) > 0
+    assert preds.prob.shape == (result["n"], 3)

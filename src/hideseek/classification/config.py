@@ -71,8 +71,9 @@ class TrainConfig(BaseModel):
     @field_validator("arch")
     @classmethod
     def _arch(cls, v: str) -> str:
-        all_of([v], ARCHITECTURES, "architecture")
-        return v
+        from hideseek.classification.models.registry import check_architecture
+
+        return v if v in ARCHITECTURES else check_architecture(v)
 
     @field_validator("representation")
     @classmethod

@@ -9,16 +9,19 @@ from typing import Any
 
 import numpy as np
 
-from hideseek.classification.checkpoint import load_classifier
 from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset, usable_records
 from hideseek.classification.models.registry import Classifier
 from hideseek.classification.stats import classification_metrics, paired_comparison, wilson
-from hideseek.classification.train import predict_proba
-from hideseek.data.cache import default_cache_dir
+from hideseek.data.cache import PreprocessCache, default_cache_dir
 from hideseek.data.manifest import CXRDataset, Record
+from hideseek.data.preprocess import Preprocess
 from hideseek.errors import HideseekError
 from hideseek.formatting import format_value_ci
+from hideseek.models.adapter import ModelAdapter
+from hideseek.models.loaders import resolve_model
+from hideseek.models.spec import ModelSpec
+from hideseek.progress import progress
 from hideseek.representations.transforms import REPRESENTATIONS
 from hideseek.runtime import Runtime
 
@@ -85,40 +88,69 @@ def select_records(data: CXRDataset, model_dir: Path | None, split: str) -> list
     return list(data.records)
 
 
-def _predict(model: Classifier, meta: dict[str, Any], data: CXRDataset, records: list[Record],
-             representation: str, masks_dir: Path | None, originals: set[str],
-             runtime: Runtime, cache_dir: str | Path | None,
+def _adapter_proba(adapter: ModelAdapter, ds: Any, batch_size: int, desc: str) -> np.ndarray:
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(ds, batch_size=batch_size)
+    out = [adapter.predict_proba(x)
+           for x, _ in progress(loader, desc=desc, total=len(loader), unit="batch")]
+    return np.concatenate(out) if out else np.zeros((0, len(adapter.labels)))
+
+
+def _predict(model: Classifier | ModelAdapter, meta: dict[str, Any], data: CXRDataset,
+             records: list[Record], representation: str, masks_dir: Path | None,
+             originals: set[str], runtime: Runtime, cache_dir: str | Path | None,
              batch_size: int) -> Predictions:
-    cfg = config_from_meta(meta, representation)
-    classes = meta["classes"]
+    adapter = model if isinstance(model, ModelAdapter) else resolve_model(
+        model, meta.get("spec") or ModelSpec(classes=meta["classes"]))
+    inp = adapter.input
+    cfg = config_from_meta(meta, representation).model_copy(
+        update={"image_size": inp.size, "crop_top": inp.crop_top})
+    classes = adapter.labels
     if cfg.target == "source":
         unseen = {r.source for r in records} - set(classes)
         if unseen:
             log.warning("sources never seen in training are left out: %s", sorted(unseen))
         records = [r for r in records if r.source in classes]
-    ds = representation_dataset(data, records, cfg, masks_dir,
-                                default_cache_dir() if cache_dir is None else cache_dir,
-                                train=False, originals=originals)
+    cache = default_cache_dir() if cache_dir is None else cache_dir
+    ds = representation_dataset(data, records, cfg, masks_dir, cache, train=False,
+                                originals=originals)
+    if inp.square != "crop":
+        ds.cache = PreprocessCache(Preprocess(inp.size, inp.crop_top, inp.square), cache)
     if cfg.target == "source":
         ds.targets = [classes.index(r.source) for r in records]
-    rt = runtime
-    rt.model(model)
-    prob = predict_proba(model, ds, rt, batch_size=batch_size, desc=f"predict {representation}")
+    prob = _adapter_proba(adapter.to(runtime), ds, batch_size, f"predict {representation}")
     return Predictions(records, ds.targets, prob, classes)
+
+
+def _open(model_path: Any, arch: str | None, spec: ModelSpec | None,
+          adapter: ModelAdapter | None) -> tuple[ModelAdapter, Path | None]:
+    """The model as an adapter, and the folder of its ``splits.csv`` (None if not a file)."""
+    model = resolve_model(adapter or model_path, spec, arch)
+    if not isinstance(model_path, str | Path) or not Path(model_path).exists():
+        return model, None
+    return model, Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
 
 
 def evaluate(model_path: str | Path, data: CXRDataset, representation: str | None = None,
              masks_dir: str | Path | None = None, split: str = "test", arch: str | None = None,
              runtime: Runtime | None = None, cache_dir: str | Path | None = None,
-             batch_size: int = 32, n_boot: int = 1000,
-             on_bad_mask: str = "exclude") -> tuple[dict[str, Any], Predictions]:
+             batch_size: int = 32, n_boot: int = 1000, on_bad_mask: str = "exclude", *,
+             spec: ModelSpec | None = None,
+             adapter: ModelAdapter | None = None) -> tuple[dict[str, Any], Predictions]:
     """Evaluate a trained model on one representation of the test split.
+
+    Args:
+        model_path: Anything :func:`hideseek.models.load_model` reads (a training folder, a
+            file, ``torchvision:NAME``...); ignored when ``adapter`` is given.
+        spec: The model spec of a foreign model (class order, input, activation).
+        adapter: An already loaded model.
 
     Returns:
         The metrics (the stable JSON shape of the CLI) and the predictions.
     """
-    model, meta = load_classifier(model_path, arch)
-    model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
+    model, model_dir = _open(model_path, arch, spec, adapter)
+    meta = model.meta
     rep = representation or meta.get("config", {}).get("representation", "data")
     if rep != "data" and masks_dir is None:
         raise HideseekError(f"representation {rep} needs lung masks (--masks DIR)")
@@ -138,11 +170,12 @@ def audit(model_path: str | Path, data: CXRDataset, masks_dir: str | Path,
           representations: tuple[str, ...] = REPRESENTATIONS, split: str = "test",
           arch: str | None = None, runtime: Runtime | None = None,
           cache_dir: str | Path | None = None, batch_size: int = 32, n_boot: int = 1000,
-          on_bad_mask: str = "exclude") -> tuple[dict[str, Any], dict[str, Predictions]]:
+          on_bad_mask: str = "exclude", *, spec: ModelSpec | None = None,
+          adapter: ModelAdapter | None = None) -> tuple[dict[str, Any], dict[str, Predictions]]:
     """Test one trained model on every representation of the same test images (no retraining)
     and compare each with ``data`` (McNemar exact test, paired bootstrap of the difference)."""
-    model, meta = load_classifier(model_path, arch)
-    model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
+    model, model_dir = _open(model_path, arch, spec, adapter)
+    meta = model.meta
     mdir = Path(masks_dir)
     usable, originals = usable_records(data, mdir, on_bad_mask)
     records = select_records(data.with_records(usable), model_dir, split)

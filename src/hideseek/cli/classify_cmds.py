@@ -61,13 +61,36 @@ def _data_from_opt(args: argparse.Namespace) -> Any:
     return load_dataset(data, images=args.images)
 
 
+def model_spec_arg(args: argparse.Namespace) -> Any:
+    """The model spec of ``--spec`` with the spec flags applied (None when none is given)."""
+    from hideseek.errors import HideseekError
+    from hideseek.models.spec import load_model_spec, spec_from_flags
+
+    base = load_model_spec(args.spec) if args.spec else None
+    mapping = None
+    if args.mapping:
+        pairs = [m.partition("=") for m in args.mapping]
+        bad = [m for m, (_, sep, v) in zip(args.mapping, pairs, strict=True) if not sep or not v]
+        if bad:
+            raise HideseekError(f"--map expects OUTPUT=LABEL, got {bad}")
+        mapping = {k: v for k, _, v in pairs}
+    flags = {"classes": args.classes, "activation": args.activation, "mapping": mapping,
+             "normal": args.normal, "input_size": args.input_size,
+             "input_channels": args.input_channels, "input_range": args.input_range,
+             "input_mean": args.input_mean, "input_std": args.input_std,
+             "input_crop_top": args.input_crop_top, "input_square": args.input_square}
+    if base is None and all(v is None for v in flags.values()):
+        return None
+    return spec_from_flags(base, **flags)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from hideseek.classification.evaluate import evaluate, format_sources, format_table
 
     result, preds = evaluate(args.model, _data_from_opt(args), args.representation, args.masks,
                              split=args.split, arch=args.arch, runtime=_runtime(args),
                              batch_size=args.batch_size, n_boot=args.n_boot,
-                             on_bad_mask=args.on_bad_mask)
+                             on_bad_mask=args.on_bad_mask, spec=model_spec_arg(args))
     print(f"{result['arch']} on {result['representation']} ({result['split']} split, "
           f"95% intervals: Wilson for proportions)\n")
     print(format_table({result["representation"]: result}))
@@ -121,7 +144,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="YAML", help="training config file")
     p.add_argument("--preset", choices=["paper", "covidnet"], help="named recipe")
-    p.add_argument("--arch", help="alexnet, vgg11, vgg11_bn, resnet18, resnet50, covidnet")
+    p.add_argument("--arch", help="alexnet, vgg11, vgg11_bn, resnet18, resnet50, covidnet, or "
+                   "torchvision:NAME, timm:NAME, python:package.module:factory (head replaced)")
     p.add_argument("--fill", choices=["zero", "mean", "blur"])
     p.add_argument("--box-margin", type=int)
     p.add_argument("--epochs", type=int)
@@ -146,17 +170,41 @@ def _recipe(p: argparse.ArgumentParser) -> None:
 
 
 def _eval_args(p: argparse.ArgumentParser, masks_required: bool) -> None:
-    p.add_argument("--model", required=True, metavar="DIR",
-                   help="training folder, checkpoint, or plain torchvision state_dict (+ --arch)")
+    p.add_argument("--model", required=True, metavar="MODEL",
+                   help="training folder, checkpoint, plain state_dict (+ --arch and a class "
+                   "order), .pt2 (torch.export), TorchScript, .onnx, torchvision:NAME, "
+                   "timm:NAME, xrv:NAME or python:package.module:factory")
     p.add_argument("--data", required=True, nargs="+", metavar="DATA")
     p.add_argument("--images", metavar="DIR", help="images folder for COVIDx split files")
     p.add_argument("--masks", required=masks_required, metavar="DIR")
-    p.add_argument("--arch", help="architecture of a plain state_dict")
+    p.add_argument("--arch", help="architecture of a plain state_dict (a registry name, "
+                   "torchvision:NAME, timm:NAME or python:package.module:factory)")
+    p.add_argument("--target-layer", metavar="NAME",
+                   help="Grad-CAM layer (e.g. features.denseblock4; default: found)")
+    _spec_args(p)
     p.add_argument("--split", choices=["test", "val", "train", "all"], default="test")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
     p.add_argument("--json", metavar="PATH")
     _common(p)
+
+
+def _spec_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model spec (foreign models; each overrides --spec)")
+    g.add_argument("--spec", metavar="YAML", help="model.yaml: classes, activation, mapping, "
+                   "input")
+    g.add_argument("--classes", nargs="+", metavar="NAME", help="output names in output order")
+    g.add_argument("--activation", choices=["softmax", "sigmoid", "probabilities"])
+    g.add_argument("--map", dest="mapping", action="append", metavar="OUTPUT=LABEL",
+                   help="map an output to normal, pneumonia or COVID-19 (repeatable)")
+    g.add_argument("--normal", choices=["mapped", "one_minus_max"])
+    g.add_argument("--input-size", type=int)
+    g.add_argument("--input-channels", type=int, choices=[1, 3])
+    g.add_argument("--input-range", type=float, nargs=2, metavar=("LO", "HI"))
+    g.add_argument("--input-mean", type=float, nargs="+")
+    g.add_argument("--input-std", type=float, nargs="+")
+    g.add_argument("--input-crop-top", type=float)
+    g.add_argument("--input-square", choices=["crop", "pad"])
 
 
 def register(sub: Any) -> None:

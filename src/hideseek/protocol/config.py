@@ -57,8 +57,9 @@ class ProtocolConfig(BaseModel):
     @field_validator("architectures")
     @classmethod
     def _archs(cls, v: list[str]) -> list[str]:
-        all_of(v, ARCHITECTURES, "architecture")
-        return v
+        from hideseek.classification.models.registry import check_architecture
+
+        return [a if a in ARCHITECTURES else check_architecture(a) for a in v]
 
     @field_validator("representations")
     @classmethod

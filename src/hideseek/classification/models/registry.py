@@ -12,9 +12,17 @@ import torchvision
 from torch import nn
 
 from hideseek.classification.models.covidnet import CovidNet
+from hideseek.classification.models.foreign import (
+    build_backbone,
+    cached_weights,
+    check_kind,
+    import_factory,
+    import_timm,
+)
 from hideseek.errors import HideseekError
 
-__all__ = ["ARCHITECTURES", "Classifier", "build_model", "target_layer"]
+__all__ = ["ARCHITECTURES", "Classifier", "build_model", "cached_weights", "check_architecture",
+           "import_factory", "import_timm", "target_layer"]
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +53,6 @@ def _replace_head(model: nn.Module, arch: str, num_classes: int) -> None:
         classifier[-1] = nn.Linear(last.in_features, num_classes)
 
 
-def _weights_cached(weights: torchvision.models.WeightsEnum) -> bool:
-    name = Path(weights.url).name
-    return (Path(torch.hub.get_dir()) / "checkpoints" / name).is_file()
-
-
 class Classifier(nn.Module):
     """A backbone that takes 1-channel [0, 1] images.
 
@@ -64,16 +67,19 @@ class Classifier(nn.Module):
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, arch: str, backbone: nn.Module, init: str = "random") -> None:
+    def __init__(self, arch: str, backbone: nn.Module, init: str = "random",
+                 mean: tuple[float, ...] = _IMAGENET_MEAN,
+                 std: tuple[float, ...] = _IMAGENET_STD) -> None:
         super().__init__()
         self.arch = arch
         self.init = init  # "random" or the name of the loaded weights (reported with results)
         self.backbone = backbone
-        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+        self.in_channels = len(mean)  # 1: the grey image as is; 3: replicated
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1] == 1:
+        if x.shape[1] == 1 and self.in_channels == 3:
             x = x.expand(-1, 3, -1, -1)
         return self.backbone((x - self.mean) / self.std)
 
@@ -82,24 +88,26 @@ def build_model(arch: str, num_classes: int = 3, pretrained: bool = True) -> Cla
     """Build a classifier by name.
 
     Args:
-        arch: One of :data:`ARCHITECTURES`.
+        arch: One of :data:`ARCHITECTURES`, or ``torchvision:<name>``, ``timm:<name>``,
+            ``python:package.module:factory`` (head replaced for ``num_classes``).
         num_classes: Output classes.
         pretrained: Load ImageNet weights through torchvision's weights API when they are in the
             local torch hub cache; otherwise say so and initialise randomly (``covidnet`` is
             always random, as in the paper).
     """
+    if ":" in arch:
+        b = build_backbone(arch, num_classes, pretrained)
+        return Classifier(arch, b.module, b.init, b.mean, b.std)
     if arch not in ARCHITECTURES:
         raise HideseekError(f"unknown architecture {arch!r}; choose from "
-                            f"{', '.join(ARCHITECTURES)}")
+                            f"{', '.join(ARCHITECTURES)}, or torchvision:NAME, timm:NAME, "
+                            "python:package.module:factory")
     if arch == "covidnet":
         return Classifier(arch, CovidNet(num_classes))
     weights = None
     if pretrained:
-        enum = torchvision.models.get_model_weights(arch)
-        default = enum.DEFAULT
-        if _weights_cached(default):
-            weights = default
-        else:
+        weights = cached_weights(arch)
+        if weights is None:
             log.warning("ImageNet weights for %s are not in the local cache (%s); using random "
                         "initialisation. Download them once with torchvision (e.g. "
                         "torchvision.models.get_model(%r, weights='DEFAULT')) on a machine with "
@@ -125,10 +133,31 @@ _TARGETS: dict[str, Callable[[Any], nn.Module]] = {
 }
 
 
-def target_layer(model: Classifier) -> nn.Module:
+def check_architecture(name: str) -> str:
+    """Check an architecture name without building it (for config validators).
+
+    Raises:
+        ValueError: Neither one of :data:`ARCHITECTURES` nor a known ``kind:NAME``.
+    """
+    if name in ARCHITECTURES:
+        return name
+    if ":" not in name:
+        raise ValueError(f"unknown architecture {name!r}; choose from "
+                         f"{', '.join(ARCHITECTURES)}, or torchvision:NAME, timm:NAME, "
+                         "python:package.module:factory")
+    check_kind(name)
+    return name
+
+
+def target_layer(model: Classifier, input_size: int = 224, name: str | None = None) -> nn.Module:
     """The Grad-CAM target layer: ResNet ``layer4[-1]``, VGG / AlexNet the last ReLU of
-    ``features``, COVID-Net its last stage."""
-    for prefix, pick in _TARGETS.items():
-        if model.arch.startswith(prefix):
-            return pick(model.backbone)
-    raise HideseekError(f"no Grad-CAM target layer known for {model.arch!r}")
+    ``features``, COVID-Net its last stage; for other architectures (or with ``name``) the one
+    :func:`hideseek.explanation.layers.find_target_layer` finds."""
+    if name is None and ":" not in model.arch:
+        for prefix, pick in _TARGETS.items():
+            if model.arch.startswith(prefix):
+                return pick(model.backbone)
+    from hideseek.explanation.layers import find_target_layer
+
+    return find_target_layer(model.backbone, input_size, name=name,
+                             in_channels=model.in_channels)

@@ -1,0 +1,172 @@
+"""What a model expects and what its outputs mean: ``model.yaml``, validated.
+
+A foreign model is only usable when its class order is declared: the order of a model's outputs
+cannot be read from its weights, and a guess (alphabetical, ours, ...) silently swaps labels.
+
+Example ``model.yaml`` (a TorchXRayVision DenseNet)::
+
+    classes: [Atelectasis, Consolidation, ..., Lung Opacity, Enlarged Cardiomediastinum]
+    activation: sigmoid
+    mapping: {Pneumonia: pneumonia, Lung Opacity: COVID-19, Consolidation: COVID-19}
+    normal: one_minus_max
+    input: {size: 224, channels: 1, range: [-1024, 1024], crop_top: 0.0, square: pad}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from hideseek.data.labels import LABELS, normalise_label
+from hideseek.errors import HideseekError
+
+__all__ = ["InputSpec", "ModelSpec", "load_model_spec", "spec_from_flags"]
+
+
+class InputSpec(BaseModel):
+    """The input a model expects.
+
+    Our images are grey, in [0, 1]; they are cropped (``crop_top``, then ``square``), resized to
+    ``size``, mapped linearly onto ``range``, replicated to ``channels`` and finally normalised
+    with ``mean`` / ``std`` when given (per channel).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    size: int = Field(default=224, ge=8)
+    channels: Literal[1, 3] = 1
+    range: tuple[float, float] = (0.0, 1.0)
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    crop_top: float = Field(default=0.08, ge=0.0, lt=1.0)
+    square: Literal["crop", "pad"] = "crop"
+
+    @model_validator(mode="after")
+    def _check(self) -> InputSpec:
+        if self.range[1] <= self.range[0]:
+            raise ValueError(f"input.range must be increasing, got {list(self.range)}")
+        for name in ("mean", "std"):
+            v = getattr(self, name)
+            if v is not None and len(v) not in (1, self.channels):
+                raise ValueError(f"input.{name} needs 1 or {self.channels} values, got {len(v)}")
+        if self.std is not None and any(s <= 0 for s in self.std):
+            raise ValueError("input.std must be positive")
+        return self
+
+
+class ModelSpec(BaseModel):
+    """How to run a model and read its outputs.
+
+    Attributes:
+        classes: Output names in output order (required for foreign models).
+        activation: ``softmax`` (outputs are logits), ``sigmoid`` (multi-label logits) or
+            ``probabilities`` (outputs already sum to one).
+        mapping: Output name -> our label (``normal``, ``pneumonia``, ``COVID-19``); output
+            names that are our labels under another spelling (``COVID``, ``No Finding``) need
+            no entry. With ``sigmoid``, unmapped outputs are ignored.
+        normal: ``mapped`` (an output maps to ``normal``) or ``one_minus_max`` (sigmoid only:
+            normal = 1 - the largest mapped disease score).
+        target: ``label`` (our three labels) or ``source`` (our source-probe checkpoints: the
+            outputs are data sources, reported as they are).
+        input: The input the model expects.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    classes: list[str] | None = None
+    activation: Literal["softmax", "sigmoid", "probabilities"] = "softmax"
+    mapping: dict[str, str] = {}
+    normal: Literal["mapped", "one_minus_max"] = "mapped"
+    target: Literal["label", "source"] = "label"
+    input: InputSpec = InputSpec()
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _names(cls, v: Any) -> Any:
+        """YAML reads ``[0, 1, 2]`` as numbers: output names are text."""
+        return [str(c) for c in v] if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelSpec:
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes has duplicates: {self.classes}")
+        bad = {k: v for k, v in self.mapping.items() if v not in LABELS}
+        if bad:
+            raise ValueError(f"mapping targets must be one of {', '.join(LABELS)}, got {bad}")
+        if self.classes is not None and self.mapping:
+            unknown = sorted(set(self.mapping) - set(self.classes))
+            if unknown:
+                raise ValueError(f"mapping names outputs not in classes: {unknown}")
+        return self
+
+    def label_of(self, name: str) -> str | None:
+        """Our label for output ``name`` (the mapping first, then the usual spellings)."""
+        return self.mapping.get(name) or normalise_label(name)
+
+    def require_classes(self, where: str) -> list[str]:
+        """The declared class order, or a refusal saying why (never a guess)."""
+        if self.classes is None:
+            raise HideseekError(
+                f"{where}: the model's class order is not declared. The order of a model's "
+                "outputs cannot be read from its weights, and guessing it (e.g. alphabetical, "
+                "as an ImageFolder gives, vs normal, pneumonia, COVID-19) silently swaps labels; "
+                "declare it with classes: [...] in a model.yaml (--spec) or with --classes")
+        return self.classes
+
+
+def _fail(source: str, exc: ValidationError) -> HideseekError:
+    lines = [f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
+             for e in exc.errors()]
+    more = f"; and {len(lines) - 5} more" if len(lines) > 5 else ""
+    return HideseekError(f"{source}: invalid model spec: " + "; ".join(lines[:5]) + more)
+
+
+def load_model_spec(path: str | Path) -> ModelSpec:
+    """Read and validate a ``model.yaml``.
+
+    Raises:
+        HideseekError: Unreadable YAML, or the invalid fields with the file named.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise HideseekError(f"{path}: cannot read the model spec ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise HideseekError(f"{path}: a model spec must be a mapping of fields")
+    try:
+        return ModelSpec(**raw)
+    except ValidationError as exc:
+        raise _fail(str(path), exc) from exc
+
+
+def spec_from_flags(base: ModelSpec | None = None, **flags: Any) -> ModelSpec:
+    """A spec with CLI flags applied over ``base`` (None values ignored).
+
+    ``input_size``, ``input_channels``, ``input_range``, ``input_mean``, ``input_std``,
+    ``input_crop_top`` and ``input_square`` set the ``input`` fields; the others are top-level.
+    """
+    values = (base or ModelSpec()).model_dump(exclude_unset=True)
+    inp = dict(values.get("input", {}))
+    for key, v in flags.items():
+        if v is None:
+            continue
+        if key.startswith("input_"):
+            inp[key.removeprefix("input_")] = v
+        else:
+            values[key] = v
+    values["input"] = inp
+    try:
+        return ModelSpec(**values)
+    except ValidationError as exc:
+        raise _fail("model spec flags", exc) from exc
