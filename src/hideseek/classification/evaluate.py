@@ -1,4 +1,4 @@
-"""``hideseek evaluate`` and ``hideseek audit``: test-set metrics with intervals, paired tests."""
+"""``hideseek evaluate``: test-set metrics with intervals (the audit lives in ``audit.py``)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,27 @@ from hideseek.classification.checkpoint import load_classifier
 from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset, usable_records
 from hideseek.classification.models.registry import Classifier
-from hideseek.classification.stats import classification_metrics, paired_comparison, wilson
+from hideseek.classification.stats import classification_metrics, wilson
 from hideseek.classification.train import predict_proba
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.errors import HideseekError
-from hideseek.representations.transforms import REPRESENTATIONS
 from hideseek.runtime import Runtime
 
-__all__ = ["Predictions", "audit", "evaluate", "format_cell", "format_sources", "format_table",
+__all__ = ["Predictions", "evaluate", "format_cell", "format_sources", "format_table",
            "select_records"]
 
 log = logging.getLogger(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    # ``audit`` moved to classification/audit.py (which imports this module); importing it here
+    # lazily keeps ``from hideseek.classification.evaluate import audit`` working without a cycle.
+    if name == "audit":
+        from hideseek.classification.audit import audit
+
+        return audit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Predictions:
@@ -130,36 +139,6 @@ def evaluate(model_path: str | Path, data: CXRDataset, representation: str | Non
                      runtime or Runtime.auto(), cache_dir, batch_size)
     result = preds.metrics(n_boot)
     result.update({"representation": rep, "split": split, "arch": meta.get("arch")})
-    return result, preds
-
-
-def audit(model_path: str | Path, data: CXRDataset, masks_dir: str | Path,
-          representations: tuple[str, ...] = REPRESENTATIONS, split: str = "test",
-          arch: str | None = None, runtime: Runtime | None = None,
-          cache_dir: str | Path | None = None, batch_size: int = 32, n_boot: int = 1000,
-          on_bad_mask: str = "exclude") -> tuple[dict[str, Any], dict[str, Predictions]]:
-    """Test one trained model on every representation of the same test images (no retraining)
-    and compare each with ``data`` (McNemar exact test, paired bootstrap of the difference)."""
-    model, meta = load_classifier(model_path, arch)
-    model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
-    mdir = Path(masks_dir)
-    usable, originals = usable_records(data, mdir, on_bad_mask)
-    records = select_records(data.with_records(usable), model_dir, split)
-    if not records:
-        raise HideseekError(f"no {split} images to audit in {data.root}")
-    rt = runtime or Runtime.auto()
-    reps = tuple(dict.fromkeys(("data", *representations)))
-    preds = {rep: _predict(model, meta, data, records, rep, mdir, originals, rt, cache_dir,
-                           batch_size) for rep in reps}
-    groups = [r.patient_id for r in records]
-    base = preds["data"]
-    result: dict[str, Any] = {
-        "arch": meta.get("arch"), "trained_on": meta.get("config", {}).get("representation"),
-        "split": split, "n": len(records),
-        "representations": {rep: p.metrics(n_boot) for rep, p in preds.items()},
-        "vs_data": {rep: paired_comparison(base.y, base.pred, p.pred, groups, n_boot)
-                    for rep, p in preds.items() if rep != "data"},
-    }
     return result, preds
 
 
