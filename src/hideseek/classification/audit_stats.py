@@ -164,17 +164,17 @@ def audit_verdict(base: _Preds, effects: dict[str, AuditEffects], groups: Sequen
              and e.net_drop.ci[0] > 0 and (e.net_drop.value or 0.0) >= min_effect]
     outside = [r for r, e in effects.items() if e.hidden.ci[0] is not None
                and e.hidden.ci[0] > chance + min_effect]
-    common = {"chance": chance, "data_balanced_accuracy": data_bacc, "lungs_matter": lungs,
-              "outside_used": outside, "min_effect": min_effect, "level": level}
+
+    def decide(verdict: str, reason: str) -> AuditDecision:
+        return AuditDecision(verdict, reason, chance, data_bacc, lungs, outside, min_effect,
+                             level)
+
     if not effects:
-        return AuditDecision("inconclusive", "no audited representation hides the lungs",
-                             **common)  # type: ignore[arg-type]
+        return decide("inconclusive", "no audited representation hides the lungs")
     lo = data_bacc.ci[0]
     if lo is None or lo <= chance + min_effect:
-        return AuditDecision("inconclusive", "the model does not clear chance on the "
-                             "original images", **common)  # type: ignore[arg-type]
-    verdict, reason = _rule(bool(lungs), bool(outside))
-    return AuditDecision(verdict, reason, **common)  # type: ignore[arg-type]
+        return decide("inconclusive", "the model does not clear chance on the original images")
+    return decide(*_rule(bool(lungs), bool(outside)))
 
 
 def _rule(lungs: bool, outside: bool) -> tuple[str, str]:

@@ -173,8 +173,7 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
     first = Path(next(iter(models.values())))
     records = select_records(data.with_records(usable), first if first.is_dir()
                              else first.parent, split)
-    if max_images:
-        records = stratified_sample(records, max_images, seed)
+    records = stratified_sample(records, max_images, seed) if max_images else records
     if not records:
         raise HideseekError(f"no {split} images for Grad-CAM in {data.root}")
     result: dict[str, Any] = {"split": split, "n": len(records), "method": method,
@@ -190,19 +189,22 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
                                  method=method)
         np.savez_compressed(out / f"maps_{rep}.npz", filenames=np.array(
             [r["filename"] for r in rows]), **maps)  # type: ignore[arg-type]
-        for r in rows:
-            r["representation"] = rep
-        all_rows += rows
+        all_rows += [{**r, "representation": rep} for r in rows]
         result["representations"][rep] = {
             "model": str(model_path), "arch": meta.get("arch"),
             "grid": rows[0]["grid"] if rows else None,
             "per_class": summarise(rows, ds.classes, n_boot, seed)}
-    with (out / "per_image.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(all_rows[0]))
-        w.writeheader()
-        w.writerows(all_rows)
-    (out / "cam.json").write_text(json.dumps(result, indent=2))
+    _write_outputs(out, all_rows, result)
     return result
+
+
+def _write_outputs(out: Path, rows: list[dict[str, Any]], result: dict[str, Any]) -> None:
+    """``per_image.csv`` (one row per image and representation) and ``cam.json``."""
+    with (out / "per_image.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (out / "cam.json").write_text(json.dumps(result, indent=2))
 
 
 def figure3(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Path,
