@@ -157,3 +157,11 @@ def test_audit_separates_a_shortcut_model_from_a_lungs_model(tmp_path: Path) -> 
         assert short["vs_data"][rep]["net_drop"]["value"] < 0.1  # the shift, cancelled
     assert short["audit_verdict"] == "relies_outside"
     assert lungs["audit_verdict"] == "relies_on_lungs"
+
+
+def test_unknown_fill_is_a_hideseek_error(tmp_path: Path) -> None:
+    from hideseek.classification.audit import audit
+    from hideseek.errors import HideseekError
+
+    with pytest.raises(HideseekError, match="unknown fill 'sparkle'"):
+        audit(tmp_path / "no_model", None, tmp_path, fill="sparkle")  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ from hideseek.data.cache import default_cache_dir
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.errors import HideseekError
 from hideseek.representations.transforms import (
+    FILLS,
     REPRESENTATIONS,
     apply_representation,
     visible_region,
@@ -151,6 +152,8 @@ class AuditInputs:
 def _inputs(model_path: str | Path, data: CXRDataset, masks_dir: str | Path, split: str,
             arch: str | None, runtime: Runtime | None, cache_dir: str | Path | None,
             batch_size: int, on_bad_mask: str, fill: str | None) -> AuditInputs:
+    if fill is not None and fill not in FILLS:
+        raise HideseekError(f"unknown fill {fill!r}; choose from {', '.join(FILLS)}")
     model, meta = load_classifier(model_path, arch)
     model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
     mdir = Path(masks_dir)
