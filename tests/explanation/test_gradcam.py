@@ -78,3 +78,55 @@ def test_summarise_shape() -> None:
     s = summarise(rows, ["normal", "COVID-19"], n_boot=50)
     assert s["normal"]["lung_ratio"]["value"] == pytest.approx(2.0)
     assert s["COVID-19"]["n"] == 0 and s["all"]["n"] == 5
+
+
+@pytest.mark.parametrize(("size", "cells"), [(64, 8), (96, 12), (224, 7)])
+def test_target_layer_has_at_least_7_cells_at_the_input_size(size: int, cells: int) -> None:
+    model = build_model("resnet18", 3, pretrained=False)
+    out = GradCAM(model, target_layer(model, input_size=size))(
+        torch.rand(1, 1, size, size), {"predicted": None})
+    assert out.grid == (cells, cells)
+    assert target_layer(model) is model.backbone.layer4[-1]  # unchanged without a size
+
+
+def test_null_of_random_maps_at_the_map_resolution() -> None:
+    from hideseek.explanation.measures import null_numbers
+
+    mask = np.zeros((96, 96), bool)
+    mask[20:70, 10:40] = True
+    mask[20:70, 56:86] = True
+    boxes = mask.copy()
+    rng = np.random.default_rng(0)
+    fine = null_numbers(mask, boxes, (96, 96), rng, n_maps=16)
+    assert fine["lung_ratio"] == pytest.approx(1.0, abs=0.05)
+    assert fine["pointing"] == pytest.approx(mask.mean(), abs=0.2)
+    coarse = null_numbers(mask, boxes, (3, 3), rng, n_maps=64)
+    assert np.isfinite(coarse["lung_ratio"]) and 0.0 <= coarse["pointing"] <= 1.0
+
+
+def test_stratified_sample_covers_every_stratum_and_is_seeded() -> None:
+    from hideseek.data.manifest import Record
+    from hideseek.explanation.runner import stratified_sample
+
+    recs = [Record(f"{i}.png", lab, src, str(i)) for i, (lab, src) in enumerate(
+        [("normal", "a")] * 50 + [("COVID-19", "b")] * 8 + [("pneumonia", "a")] * 2)]
+    s = stratified_sample(recs, 12, seed=3)
+    assert len(s) == 12 and {(r.label, r.source) for r in s} == {
+        ("normal", "a"), ("COVID-19", "b"), ("pneumonia", "a")}
+    assert [r.filename for r in s] == [r.filename for r in stratified_sample(recs, 12, 3)]
+    assert s != recs[:12]  # not the first N
+
+
+def test_summarise_counts_zero_maps_and_separates_outcomes() -> None:
+    rows = [{"label": "normal", "prediction": "normal" if i % 2 else "COVID-19",
+             "patient_id": f"p{i % 4}", "lung_share": np.nan if i == 0 else 0.5,
+             "lung_ratio": 2.0 if i % 2 else 1.0, "box_share": 0.6, "pointing": 1.0,
+             "occlusion": 0.1, "null_lung_ratio": 1.1, "lung_area": 0.25, "box_area": 0.4}
+            for i in range(20)]
+    s = summarise(rows, ["normal"], n_boot=100)["normal"]
+    assert s["n_zero_maps"] == 1
+    assert s["by_outcome"]["correct"]["lung_ratio"]["value"] == pytest.approx(2.0)
+    assert s["by_outcome"]["wrong"]["lung_ratio"]["value"] == pytest.approx(1.0)
+    assert s["lung_ratio"]["null"]["value"] == pytest.approx(1.1)
+    assert s["lung_share"]["null_uniform"] == pytest.approx(0.25)
+    assert s["lung_ratio"]["ci"][0] < 1.5 < s["lung_ratio"]["ci"][1]

@@ -1,8 +1,9 @@
 """Classification: the paper's architectures and recipes, honest evaluation, audit, probe."""
 
+from hideseek.classification.audit import audit
 from hideseek.classification.checkpoint import load_classifier, save_classifier
 from hideseek.classification.config import PRESETS, AugmentConfig, TrainConfig, load_train_config
-from hideseek.classification.evaluate import Predictions, audit, evaluate, format_table
+from hideseek.classification.evaluate import Predictions, evaluate, format_table
 from hideseek.classification.models import ARCHITECTURES, Classifier, build_model, target_layer
 from hideseek.classification.probe import probe_source
 from hideseek.classification.stats import classification_metrics, paired_comparison, wilson

@@ -1,4 +1,4 @@
-"""``hideseek evaluate`` and ``hideseek audit``: test-set metrics with intervals, paired tests."""
+"""``hideseek evaluate``: test-set metrics with intervals (the audit lives in ``audit.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset, usable_records
 from hideseek.classification.models.registry import Classifier
-from hideseek.classification.stats import classification_metrics, paired_comparison, wilson
+from hideseek.classification.stats import classification_metrics, wilson
 from hideseek.data.cache import PreprocessCache, default_cache_dir
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.data.preprocess import Preprocess
@@ -22,13 +22,22 @@ from hideseek.models.adapter import ModelAdapter
 from hideseek.models.loaders import resolve_model
 from hideseek.models.spec import ModelSpec
 from hideseek.progress import progress
-from hideseek.representations.transforms import REPRESENTATIONS
 from hideseek.runtime import Runtime
 
-__all__ = ["Predictions", "audit", "evaluate", "format_cell", "format_sources", "format_table",
+__all__ = ["Predictions", "evaluate", "format_cell", "format_sources", "format_table",
            "select_records"]
 
 log = logging.getLogger(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    # ``audit`` moved to classification/audit.py (which imports this module); importing it here
+    # lazily keeps ``from hideseek.classification.evaluate import audit`` working without a cycle.
+    if name == "audit":
+        from hideseek.classification.audit import audit
+
+        return audit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Predictions:
@@ -100,12 +109,17 @@ def _adapter_proba(adapter: ModelAdapter, ds: Any, batch_size: int, desc: str) -
 def _predict(model: Classifier | ModelAdapter, meta: dict[str, Any], data: CXRDataset,
              records: list[Record], representation: str, masks_dir: Path | None,
              originals: set[str], runtime: Runtime, cache_dir: str | Path | None,
-             batch_size: int) -> Predictions:
+             batch_size: int, *, fill: str | None = None,
+             pair_transform: Any = None, desc: str | None = None) -> Predictions:
+    """Predictions of ``model`` on one representation of ``records``; ``fill`` overrides the
+    training fill and ``pair_transform`` the representation (the audit's matched controls)."""
     adapter = model if isinstance(model, ModelAdapter) else resolve_model(
         model, meta.get("spec") or ModelSpec(classes=meta["classes"]))
     inp = adapter.input
     cfg = config_from_meta(meta, representation).model_copy(
         update={"image_size": inp.size, "crop_top": inp.crop_top})
+    if fill is not None:
+        cfg = cfg.model_copy(update={"fill": fill})
     classes = adapter.labels
     if cfg.target == "source":
         unseen = {r.source for r in records} - set(classes)
@@ -115,11 +129,14 @@ def _predict(model: Classifier | ModelAdapter, meta: dict[str, Any], data: CXRDa
     cache = default_cache_dir() if cache_dir is None else cache_dir
     ds = representation_dataset(data, records, cfg, masks_dir, cache, train=False,
                                 originals=originals)
+    if pair_transform is not None:
+        ds.pair_transform = pair_transform
     if inp.square != "crop":
         ds.cache = PreprocessCache(Preprocess(inp.size, inp.crop_top, inp.square), cache)
     if cfg.target == "source":
         ds.targets = [classes.index(r.source) for r in records]
-    prob = _adapter_proba(adapter.to(runtime), ds, batch_size, f"predict {representation}")
+    prob = _adapter_proba(adapter.to(runtime), ds, batch_size,
+                          desc or f"predict {representation}")
     return Predictions(records, ds.targets, prob, classes)
 
 
@@ -163,37 +180,6 @@ def evaluate(model_path: str | Path, data: CXRDataset, representation: str | Non
                      runtime or Runtime.auto(), cache_dir, batch_size)
     result = preds.metrics(n_boot)
     result.update({"representation": rep, "split": split, "arch": meta.get("arch")})
-    return result, preds
-
-
-def audit(model_path: str | Path, data: CXRDataset, masks_dir: str | Path,
-          representations: tuple[str, ...] = REPRESENTATIONS, split: str = "test",
-          arch: str | None = None, runtime: Runtime | None = None,
-          cache_dir: str | Path | None = None, batch_size: int = 32, n_boot: int = 1000,
-          on_bad_mask: str = "exclude", *, spec: ModelSpec | None = None,
-          adapter: ModelAdapter | None = None) -> tuple[dict[str, Any], dict[str, Predictions]]:
-    """Test one trained model on every representation of the same test images (no retraining)
-    and compare each with ``data`` (McNemar exact test, paired bootstrap of the difference)."""
-    model, model_dir = _open(model_path, arch, spec, adapter)
-    meta = model.meta
-    mdir = Path(masks_dir)
-    usable, originals = usable_records(data, mdir, on_bad_mask)
-    records = select_records(data.with_records(usable), model_dir, split)
-    if not records:
-        raise HideseekError(f"no {split} images to audit in {data.root}")
-    rt = runtime or Runtime.auto()
-    reps = tuple(dict.fromkeys(("data", *representations)))
-    preds = {rep: _predict(model, meta, data, records, rep, mdir, originals, rt, cache_dir,
-                           batch_size) for rep in reps}
-    groups = [r.patient_id for r in records]
-    base = preds["data"]
-    result: dict[str, Any] = {
-        "arch": meta.get("arch"), "trained_on": meta.get("config", {}).get("representation"),
-        "split": split, "n": len(records),
-        "representations": {rep: p.metrics(n_boot) for rep, p in preds.items()},
-        "vs_data": {rep: paired_comparison(base.y, base.pred, p.pred, groups, n_boot)
-                    for rep, p in preds.items() if rep != "data"},
-    }
     return result, preds
 
 

@@ -25,25 +25,34 @@ def _cam(args: argparse.Namespace) -> int:
     rt = Runtime.auto(device=args.device, amp=False if args.no_amp else None)
     result = run_cam(models, data, args.masks, args.out, split=args.split, runtime=rt,
                      batch_size=args.batch_size, max_images=args.max_images,
-                     n_boot=args.n_boot)
+                     n_boot=args.n_boot, method=args.method, seed=args.seed)
     out = Path(args.out)
     classes = list(LABELS)
     plot = ratio_plot(out / "lung_ratio.png", result, classes)
     grid = figure3(models, data, args.masks, out / "fig3.png", split=args.split, runtime=rt)
-    print(f"Grad-CAM on {result['n']} {result['split']} images; share of positive attribution "
-          "inside the lungs / lung share of the area (1.0 = no preference), pointing game, "
-          "occlusion (drop when the lungs are blanked minus drop for an equal area outside):\n")
-    print(f"{'representation':<16} {'class':<10} {'n':>4}  {'lung ratio':<22} "
-          f"{'pointing':<22} {'occlusion':<22}")
+    print(f"{result['method']} on {result['n']} {result['split']} images; share of positive "
+          "attribution inside the lungs / lung share of the area, pointing game, occlusion "
+          "(drop when the lungs are blanked minus drop for an equal area outside); each beside "
+          "its null (random maps at the map's own resolution; 95% intervals resample "
+          "patients):\n")
+    print(f"{'representation':<16} {'grid':<6} {'class':<10} {'n':>4} {'zero':>4}  "
+          f"{'lung ratio':<22} {'(null)':<8} {'pointing':<22} {'(null)':<8} occlusion")
     for rep, r in result["representations"].items():
         for cls, m in r["per_class"].items():
-            print(f"{rep:<16} {cls:<10} {m['n']:>4}  {format_cell(m['lung_ratio']):<22} "
-                  f"{format_cell(m['pointing']):<22} {format_cell(m['occlusion']):<22}")
+            print(f"{rep:<16} {r.get('grid') or '':<6} {cls:<10} {m['n']:>4} "
+                  f"{m['n_zero_maps']:>4}  {format_cell(m['lung_ratio']):<22} "
+                  f"{_null(m['lung_ratio']):<8} {format_cell(m['pointing']):<22} "
+                  f"{_null(m['pointing']):<8} {format_cell(m['occlusion'])}")
     print(f"\nFig. 3 grid: {grid}\nratio plot: {plot}\nper image: {out / 'per_image.csv'}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2))
     return 0
+
+
+def _null(m: dict[str, Any]) -> str:
+    v = (m.get("null") or {}).get("value")
+    return "" if v is None else f"{v:.3f}"
 
 
 def register(sub: Any) -> None:
@@ -61,7 +70,11 @@ def register(sub: Any) -> None:
                    "lungs_framed,lungs_boxed_out")
     p.add_argument("--split", choices=["test", "val", "train", "all"], default="test")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--max-images", type=int)
+    p.add_argument("--max-images", type=int, help="a stratified (label x source) random "
+                   "sample of this many images (seeded by --seed)")
+    p.add_argument("--method", default="gradcam", help="registered explanation method "
+                   "(gradcam, occlusion, or one registered by a plugin)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample, nulls, bootstrap")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--json", metavar="PATH")
     p.add_argument("--device")

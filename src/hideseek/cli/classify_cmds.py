@@ -105,14 +105,19 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from hideseek.classification.evaluate import audit, format_table
+    from hideseek.classification.audit import audit, format_audit
+    from hideseek.classification.evaluate import format_table
 
     result, preds = audit(args.model, _data_from_opt(args), args.masks, split=args.split,
                           arch=args.arch, runtime=_runtime(args), batch_size=args.batch_size,
-                          n_boot=args.n_boot, on_bad_mask=args.on_bad_mask)
+                          n_boot=args.n_boot, on_bad_mask=args.on_bad_mask, fill=args.fill,
+                          controls=not args.no_controls, min_effect=args.min_effect,
+                          spec=model_spec_arg(args))
     print(f"audit of {result['arch']} (trained on {result['trained_on'] or 'unknown'}) on "
           f"{result['n']} {result['split']} images in every representation, no retraining\n")
     print(format_table(result["representations"], result["vs_data"]))
+    if "audit_verdict" in result:
+        print("\n" + format_audit(result))
     if args.csv_dir:
         for rep, p in preds.items():
             p.write_csv(Path(args.csv_dir) / f"{rep}.csv")
@@ -228,6 +233,12 @@ def register(sub: Any) -> None:
     a = sub.add_parser("audit", help="test one trained model on all five representations")
     _eval_args(a, masks_required=True)
     a.add_argument("--csv-dir", metavar="DIR", help="per-image predictions per representation")
+    a.add_argument("--fill", help="fill of the hidden region (default: the model's training "
+                   "fill); e.g. zero, mean, blur, linear")
+    a.add_argument("--no-controls", action="store_true",
+                   help="skip the matched controls (and the audit verdict)")
+    a.add_argument("--min-effect", type=float, default=0.10,
+                   help="smallest net drop / skill above chance that counts (balanced accuracy)")
     a.set_defaults(handler=_audit)
 
     p = sub.add_parser("probe-source", help="can the data source be predicted without the "

@@ -28,10 +28,13 @@ class CamBatch:
         prob: Class probabilities (N x K).
         maps: One raw map per target, N x H x W at the input resolution, ReLU applied but not
             normalised (so the amount of evidence stays comparable between images).
+        grid: Cells (rows, columns) of the map before upsampling (its null is computed at this
+            resolution); the input size for pixel-level methods.
     """
 
     prob: torch.Tensor
     maps: dict[str, torch.Tensor]
+    grid: tuple[int, int] = (0, 0)
 
 
 class GradCAM:
@@ -87,4 +90,5 @@ class GradCAM:
                 cam = F.relu((weights * acts.float()).sum(1, keepdim=True))
                 maps[name] = F.interpolate(cam, size=x.shape[-2:], mode="bilinear",
                                            align_corners=False)[:, 0].detach()
-        return CamBatch(prob=logits.softmax(1).detach(), maps=maps)
+        grid = (int(acts.shape[-2]), int(acts.shape[-1]))
+        return CamBatch(prob=logits.softmax(1).detach(), maps=maps, grid=grid)

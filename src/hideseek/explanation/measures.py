@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-from hideseek.classification.stats import wilson
-
-__all__ = ["attribution_numbers", "outside_region", "summarise"]
+__all__ = ["attribution_numbers", "null_numbers", "outside_region", "summarise"]
 
 MEASURES = ("lung_share", "lung_ratio", "box_share", "pointing", "occlusion")
 
@@ -51,34 +51,83 @@ def outside_region(mask: np.ndarray, rng: np.random.Generator, block: int = 8) -
     return out
 
 
-def _mean_ci(values: np.ndarray, rng: np.random.Generator, n_boot: int) -> dict[str, Any]:
-    v = values[np.isfinite(values)]
-    if v.size == 0:
+def null_numbers(mask: np.ndarray, boxes: np.ndarray, grid: tuple[int, int],
+                 rng: np.random.Generator, n_maps: int = 8) -> dict[str, float]:
+    """The measures of random maps at the method's own resolution: ``n_maps`` maps of
+    ``grid`` cells, each cell ReLU(N(0, 1)), upsampled bilinearly to the image like Grad-CAM.
+
+    The coarser the grid, the further these move from the infinite-resolution values (lung
+    share = the mask's area share, lung ratio = 1, pointing = area share), which is why a
+    measure is read against its null and not against those constants.
+    """
+    gh, gw = (max(1, int(g)) for g in grid)
+    cells = torch.from_numpy(np.clip(rng.standard_normal((n_maps, 1, gh, gw)), 0, None))
+    maps = F.interpolate(cells.float(), size=mask.shape, mode="bilinear",
+                         align_corners=False)[:, 0].numpy()
+    nums = [attribution_numbers(m, mask, boxes) for m in maps]
+    return {k: float(np.nanmean([n[k] for n in nums])) if any(np.isfinite(n[k]) for n in nums)
+            else np.nan for k in ("lung_share", "lung_ratio", "box_share", "pointing")}
+
+
+def _uniform_null(measure: str, rows: Sequence[dict[str, Any]]) -> float | None:
+    """The measure of a uniform map (the infinite-resolution reference)."""
+    if measure == "lung_ratio":
+        return 1.0
+    if measure == "occlusion":
+        return 0.0
+    key = {"lung_share": "lung_area", "pointing": "lung_area", "box_share": "box_area"}[measure]
+    vals = [float(r[key]) for r in rows if r.get(key) is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def _patient_mean(values: np.ndarray, weights: np.ndarray) -> dict[str, Any]:
+    """Mean of the finite values, with a patient-bootstrap 95% interval (``weights``: first row
+    ones, then one row per replicate)."""
+    ok = np.isfinite(values)
+    n = int(ok.sum())
+    if n == 0:
         return {"value": None, "ci": [None, None], "n": 0}
-    if v.size < 3:
-        return {"value": float(v.mean()), "ci": [None, None], "n": int(v.size)}
-    boots = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(1)
-    return {"value": float(v.mean()), "ci": [float(np.percentile(boots, 2.5)),
-                                             float(np.percentile(boots, 97.5))], "n": int(v.size)}
+    v = np.where(ok, values, 0.0)
+    w = weights * ok
+    den = w.sum(1)
+    means = (w * v).sum(1)[den > 0] / den[den > 0]
+    if n < 3 or means.size < 11:
+        return {"value": float(v[ok].mean()), "ci": [None, None], "n": n}
+    return {"value": float(v[ok].mean()), "ci": [float(np.percentile(means[1:], 2.5)),
+                                                 float(np.percentile(means[1:], 97.5))], "n": n}
+
+
+def _measures(sel: Sequence[dict[str, Any]], n_boot: int, seed: int) -> dict[str, Any]:
+    from hideseek.classification.audit_stats import patient_weights
+
+    groups = [str(r.get("patient_id", r.get("filename", i))) for i, r in enumerate(sel)]
+    w = np.vstack([np.ones(len(sel)), patient_weights(groups, n_boot, seed)])
+    entry: dict[str, Any] = {"n": len(sel), "n_zero_maps": sum(
+        1 for r in sel if not np.isfinite(float(r.get("lung_share", np.nan))))}
+    for m in MEASURES:
+        entry[m] = _patient_mean(np.array([r.get(m, np.nan) for r in sel], dtype=float), w)
+        nulls = np.array([r.get(f"null_{m}", np.nan) for r in sel], dtype=float)
+        null = _patient_mean(nulls, w)
+        entry[m]["null"] = ({"value": 0.0, "ci": [0.0, 0.0]} if m == "occlusion"
+                            else {"value": null["value"], "ci": null["ci"]})
+        entry[m]["null_uniform"] = _uniform_null(m, sel)
+    return entry
 
 
 def summarise(rows: Sequence[dict[str, Any]], classes: Sequence[str], n_boot: int = 1000,
               seed: int = 0) -> dict[str, Any]:
-    """Per true class (and ``all``): mean of each measure with a 95% interval (bootstrap over
-    images; Wilson for the pointing-game proportion)."""
-    rng = np.random.default_rng(seed)
+    """Per true class (and ``all``): mean of each measure with a 95% interval that resamples
+    patients, its null beside it (``null``: random maps at the method's resolution;
+    ``null_uniform``: a uniform map), the number of all-zero maps, and the same for correct and
+    wrong predictions apart (``by_outcome``)."""
     out: dict[str, Any] = {}
     for cls in [*classes, "all"]:
         sel = [r for r in rows if cls == "all" or r["label"] == cls]
-        entry: dict[str, Any] = {"n": len(sel)}
-        for m in MEASURES:
-            vals = np.array([r[m] for r in sel], dtype=float)
-            if m == "pointing":
-                v = vals[np.isfinite(vals)]
-                hits = int(v.sum())
-                entry[m] = {"value": float(v.mean()) if v.size else None,
-                            "ci": list(wilson(hits, int(v.size))), "n": int(v.size)}
-            else:
-                entry[m] = _mean_ci(vals, rng, n_boot)
+        entry = _measures(sel, n_boot, seed)
+        if sel and "prediction" in sel[0]:
+            entry["by_outcome"] = {
+                outcome: _measures([r for r in sel if (r["prediction"] == r["label"]) == ok],
+                                   n_boot, seed)
+                for outcome, ok in (("correct", True), ("wrong", False))}
         out[cls] = entry
     return out

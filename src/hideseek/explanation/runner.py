@@ -16,19 +16,25 @@ from hideseek.classification.checkpoint import load_classifier
 from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset, usable_records
 from hideseek.classification.evaluate import select_records
-from hideseek.classification.models.registry import Classifier, target_layer
+from hideseek.classification.models.registry import Classifier
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.labels import LABELS
-from hideseek.data.manifest import CXRDataset
+from hideseek.data.manifest import CXRDataset, Record
 from hideseek.errors import HideseekError
-from hideseek.explanation.gradcam import GradCAM
-from hideseek.explanation.measures import attribution_numbers, outside_region, summarise
+from hideseek.explanation.gradcam import CamBatch
+from hideseek.explanation.measures import (
+    attribution_numbers,
+    null_numbers,
+    outside_region,
+    summarise,
+)
+from hideseek.explanation.registry import get_explainer
 from hideseek.progress import progress
 from hideseek.representations.transforms import REPRESENTATIONS, lung_boxes
 from hideseek.runtime import Runtime
 from hideseek.segmentation.postprocess import boxes_mask
 
-__all__ = ["cam_dataset", "figure3", "run_cam"]
+__all__ = ["cam_dataset", "figure3", "run_cam", "stratified_sample"]
 
 log = logging.getLogger(__name__)
 
@@ -50,47 +56,87 @@ def _occlusion(model: Classifier, x: torch.Tensor, masks: np.ndarray, pred: torc
     return drops[0], drops[1]
 
 
+def stratified_sample(records: list[Record], n: int, seed: int = 0) -> list[Record]:
+    """A seeded random sample of ``n`` records stratified by (label, source): each stratum
+    gets its share (largest remainders), at least one while ``n`` allows; dataset order kept."""
+    if n >= len(records):
+        return list(records)
+    strata: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(records):
+        strata.setdefault((r.label or "", r.source), []).append(i)
+    keys = sorted(strata)
+    exact = np.array([len(strata[k]) * n / len(records) for k in keys])
+    take = np.floor(exact).astype(int)
+    if n >= len(keys):
+        take = np.maximum(take, 1)
+    for k in np.argsort(-(exact - np.floor(exact)), kind="stable"):
+        if take.sum() >= n:
+            break
+        take[k] += 1
+    rng = np.random.default_rng(seed)
+    chosen = [j for k, t in zip(keys, take, strict=True)
+              for j in rng.permutation(strata[k])[: min(int(t), len(strata[k]))]]
+    return [records[i] for i in sorted(chosen)]
+
+
+def _rows(ds: Any, start: int, y: torch.Tensor, out: CamBatch, masks: np.ndarray,
+          occ: tuple[np.ndarray, np.ndarray], rng: np.random.Generator) -> list[dict[str, Any]]:
+    """The per-image rows of one batch: measures, their nulls, occlusion."""
+    pred = out.prob.argmax(1)
+    pm, tm = out.maps["predicted"].cpu().numpy(), out.maps["true"].cpu().numpy()
+    grid = out.grid if out.grid[0] > 0 else tuple(masks.shape[-2:])
+    rows = []
+    for i in range(len(y)):
+        rec = ds.records[start + i]
+        boxes = boxes_mask(masks[i].shape, lung_boxes(masks[i]))
+        nums = attribution_numbers(pm[i], masks[i], boxes)
+        nulls = null_numbers(masks[i], boxes, grid, rng)
+        rows.append({"filename": rec.filename, "patient_id": rec.patient_id,
+                     "source": rec.source, "label": ds.classes[int(y[i])],
+                     "prediction": ds.classes[int(pred[i])],
+                     "probability": float(out.prob[i, pred[i]]), **nums,
+                     "lung_share_true_class": attribution_numbers(tm[i], masks[i],
+                                                                  boxes)["lung_share"],
+                     "occlusion_lungs": float(occ[0][i]), "occlusion_outside": float(occ[1][i]),
+                     "occlusion": float(occ[0][i] - occ[1][i]),
+                     "lung_area": float(masks[i].mean()), "box_area": float(boxes.mean()),
+                     **{f"null_{k}": v for k, v in nulls.items()},
+                     "grid": f"{grid[0]}x{grid[1]}"})
+    return rows
+
+
 def cam_dataset(model: Classifier, ds: Any, rt: Runtime, batch_size: int = 16,
-                keep_maps: bool = True, seed: int = 0,
-                desc: str = "cam") -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-    """Grad-CAM (predicted and true class) and the numbers for every image of ``ds``.
+                keep_maps: bool = True, seed: int = 0, desc: str = "cam",
+                method: str = "gradcam") -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Attribution maps (predicted and true class) and the numbers for every image of ``ds``.
+
+    Args:
+        method: A registered explainer (:func:`hideseek.explanation.registry.get_explainer`);
+            Grad-CAM's target layer is chosen for the images' size (>= 7 x 7 cells).
 
     Returns:
-        Per-image rows and, with ``keep_maps``, the raw maps (``predicted``, ``true``: N x H x W
-        float16) in dataset order.
+        Per-image rows (measures, their nulls at the map's resolution, occlusion) and, with
+        ``keep_maps``, the raw maps (``predicted``, ``true``: N x H x W float16) in dataset order.
     """
     rt.model(model)
-    cam = GradCAM(model, target_layer(model))
-    loader = DataLoader(ds, batch_size=batch_size)
+    spec = get_explainer(method)
+    size = int(ds[0][0].shape[-1]) if len(ds) else None
+    explain = spec.factory(model, size)
+    rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     maps: dict[str, list[np.ndarray]] = {"predicted": [], "true": []}
     start = 0
+    loader = DataLoader(ds, batch_size=batch_size)
     for x, y in progress(loader, desc=desc, total=len(loader), unit="batch"):
         x = rt.batch(x)
-        out = cam(x, {"predicted": None, "true": y.to(x.device)}, autocast=rt.amp)
-        n = len(y)
-        masks = np.stack([ds.mask(start + i) for i in range(n)])
-        pred = out.prob.argmax(1)
-        occ_lung, occ_out = _occlusion(model, x, masks, pred, rt, seed + start)
-        pm = out.maps["predicted"].cpu().numpy()
-        for i in range(n):
-            rec = ds.records[start + i]
-            boxes = boxes_mask(masks[i].shape, lung_boxes(masks[i]))
-            nums = attribution_numbers(pm[i], masks[i], boxes)
-            true_nums = attribution_numbers(out.maps["true"][i].cpu().numpy(), masks[i], boxes)
-            rows.append({"filename": rec.filename, "patient_id": rec.patient_id,
-                         "source": rec.source, "label": ds.classes[int(y[i])],
-                         "prediction": ds.classes[int(pred[i])],
-                         "probability": float(out.prob[i, pred[i]]), **nums,
-                         "lung_share_true_class": true_nums["lung_share"],
-                         "occlusion_lungs": float(occ_lung[i]),
-                         "occlusion_outside": float(occ_out[i]),
-                         "occlusion": float(occ_lung[i] - occ_out[i]),
-                         "lung_area": float(masks[i].mean())})
+        out = explain(x, {"predicted": None, "true": y.to(x.device)}, autocast=rt.amp)
+        masks = np.stack([ds.mask(start + i) for i in range(len(y))])
+        occ = _occlusion(model, x, masks, out.prob.argmax(1), rt, seed + start)
+        rows += _rows(ds, start, y, out, masks, occ, rng)
         if keep_maps:
-            maps["predicted"].append(pm.astype(np.float16))
-            maps["true"].append(out.maps["true"].cpu().numpy().astype(np.float16))
-        start += n
+            for k in maps:
+                maps[k].append(out.maps[k].cpu().numpy().astype(np.float16))
+        start += len(y)
     stacked = {k: np.concatenate(v) for k, v in maps.items() if v}
     return rows, stacked
 
@@ -99,8 +145,9 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
             out: str | Path, split: str = "test", runtime: Runtime | None = None,
             cache_dir: str | Path | None = None, batch_size: int = 16,
             max_images: int | None = None, n_boot: int = 1000,
-            on_bad_mask: str = "exclude") -> dict[str, Any]:
-    """Grad-CAM numbers per representation.
+            on_bad_mask: str = "exclude", method: str = "gradcam",
+            seed: int = 0) -> dict[str, Any]:
+    """Attribution numbers per representation, each beside its null.
 
     Args:
         models: Representation -> trained model. One model for every representation is the
@@ -109,10 +156,14 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
         data: The dataset; ``split`` of it is used (by the first model's ``splits.csv``).
         masks_dir: Lung masks.
         out: Folder for ``cam.json``, ``per_image.csv`` and ``maps_<representation>.npz``.
+        max_images: A stratified (label x source), seeded random sample of this many images.
+        method: A registered explainer (``gradcam``, ``occlusion``, ...).
+        seed: Seed of the sample, the null maps and the bootstrap.
 
     Returns:
         ``{"representations": {rep: {"per_class": {class: {"lung_share", "lung_ratio",
-        "box_share", "pointing", "occlusion": {"value", "ci"}}}}}}`` (also ``cam.json``).
+        "box_share", "pointing", "occlusion": {"value", "ci", "null", "null_uniform"},
+        "n_zero_maps", "by_outcome"}}}}}`` (also ``cam.json``).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,11 +174,11 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
     first = Path(next(iter(models.values())))
     records = select_records(data.with_records(usable), first if first.is_dir()
                              else first.parent, split)
-    if max_images:
-        records = records[:max_images]
+    records = stratified_sample(records, max_images, seed) if max_images else records
     if not records:
         raise HideseekError(f"no {split} images for Grad-CAM in {data.root}")
-    result: dict[str, Any] = {"split": split, "n": len(records), "representations": {}}
+    result: dict[str, Any] = {"split": split, "n": len(records), "method": method,
+                              "representations": {}}
     all_rows = []
     for rep, model_path in models.items():
         if rep not in REPRESENTATIONS:
@@ -135,21 +186,26 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
         model, meta = load_classifier(model_path)
         ds = representation_dataset(data, records, config_from_meta(meta, rep), mdir, cache,
                                     train=False, originals=originals)
-        rows, maps = cam_dataset(model, ds, rt, batch_size, desc=f"cam {rep}")
+        rows, maps = cam_dataset(model, ds, rt, batch_size, seed=seed, desc=f"cam {rep}",
+                                 method=method)
         np.savez_compressed(out / f"maps_{rep}.npz", filenames=np.array(
             [r["filename"] for r in rows]), **maps)  # type: ignore[arg-type]
-        for r in rows:
-            r["representation"] = rep
-        all_rows += rows
+        all_rows += [{**r, "representation": rep} for r in rows]
         result["representations"][rep] = {
             "model": str(model_path), "arch": meta.get("arch"),
-            "per_class": summarise(rows, ds.classes, n_boot)}
-    with (out / "per_image.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(all_rows[0]))
-        w.writeheader()
-        w.writerows(all_rows)
-    (out / "cam.json").write_text(json.dumps(result, indent=2))
+            "grid": rows[0]["grid"] if rows else None,
+            "per_class": summarise(rows, ds.classes, n_boot, seed)}
+    _write_outputs(out, all_rows, result)
     return result
+
+
+def _write_outputs(out: Path, rows: list[dict[str, Any]], result: dict[str, Any]) -> None:
+    """``per_image.csv`` (one row per image and representation) and ``cam.json``."""
+    with (out / "per_image.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (out / "cam.json").write_text(json.dumps(result, indent=2))
 
 
 def figure3(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Path,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torchvision
 from torch import nn
@@ -118,18 +119,11 @@ def build_model(arch: str, num_classes: int = 3, pretrained: bool = True) -> Cla
     return Classifier(arch, backbone, init=str(weights) if weights is not None else "random")
 
 
-def _last_relu(features: nn.Module) -> nn.Module:
-    relus = [m for m in features.modules() if isinstance(m, nn.ReLU)]
-    if not relus:
-        raise HideseekError("no ReLU in the feature extractor")
-    return relus[-1]
-
-
-_TARGETS: dict[str, Callable[[Any], nn.Module]] = {
-    "resnet": lambda b: b.layer4[-1],
-    "vgg": lambda b: _last_relu(b.features),
-    "alexnet": lambda b: _last_relu(b.features),
-    "covidnet": lambda b: b.features[-1],
+_TARGETS: dict[str, Callable[[Any], list[nn.Module]]] = {
+    "resnet": lambda b: [b.layer4[-1], b.layer3[-1], b.layer2[-1], b.layer1[-1]],
+    "vgg": lambda b: _relus(b.features),
+    "alexnet": lambda b: _relus(b.features),
+    "covidnet": lambda b: list(b.features.children())[::-1],
 }
 
 
@@ -149,15 +143,56 @@ def check_architecture(name: str) -> str:
     return name
 
 
-def target_layer(model: Classifier, input_size: int = 224, name: str | None = None) -> nn.Module:
-    """The Grad-CAM target layer: ResNet ``layer4[-1]``, VGG / AlexNet the last ReLU of
-    ``features``, COVID-Net its last stage; for other architectures (or with ``name``) the one
-    :func:`hideseek.explanation.layers.find_target_layer` finds."""
-    if name is None and ":" not in model.arch:
-        for prefix, pick in _TARGETS.items():
-            if model.arch.startswith(prefix):
-                return pick(model.backbone)
-    from hideseek.explanation.layers import find_target_layer
+def _relus(features: nn.Module) -> list[nn.Module]:
+    """The ReLUs of ``features``, deepest first."""
+    relus: list[nn.Module] = []
+    relus.extend(m for m in features.modules() if isinstance(m, nn.ReLU))
+    relus.reverse()
+    if not relus:
+        raise HideseekError("no ReLU in the feature extractor")
+    return relus
 
-    return find_target_layer(model.backbone, input_size, name=name,
-                             in_channels=model.in_channels)
+
+@torch.no_grad()
+def _grid_sizes(model: Classifier, layers: list[nn.Module], input_size: int) -> list[int]:
+    """The smaller side of each layer's output for one ``input_size`` x ``input_size`` image."""
+    sizes: dict[int, int] = {}
+
+    def record(mod: nn.Module, _i: object, out: torch.Tensor) -> None:
+        sizes.setdefault(id(mod), int(min(out.shape[-2:])))
+
+    hooks = [m.register_forward_hook(record) for m in layers]
+    was_training = model.training
+    try:
+        model.eval()  # no batch-norm statistics are updated by the probe
+        device = next(model.parameters()).device
+        model(torch.zeros(1, 1, input_size, input_size, device=device))
+    except RuntimeError:  # too small for the whole network: the layers reached still count
+        log.debug("%s: forward pass at %d px failed; sizes of the layers reached",
+                  model.arch, input_size)
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return [sizes.get(id(m), 0) for m in layers]
+
+
+def target_layer(model: Classifier, input_size: int | None = None, min_cells: int = 7,
+                 name: str | None = None) -> nn.Module:
+    """The Grad-CAM target layer.
+
+    Without ``input_size``: ResNet ``layer4[-1]``, VGG / AlexNet the last ReLU of ``features``,
+    COVID-Net its last stage. With it: the deepest of those candidates (ResNet ``layer4``,
+    ``layer3``, ``layer2``, ``layer1``; VGG / AlexNet each ReLU of ``features``; COVID-Net each
+    stage) whose map has at least ``min_cells`` x ``min_cells`` cells at that input size, so
+    small inputs are not explained by a 2 x 2 or 3 x 3 map; the finest candidate when none has.
+    """
+    for prefix, pick in _TARGETS.items():
+        if model.arch.startswith(prefix):
+            layers = pick(model.backbone)
+            if input_size is None:
+                return layers[0]
+            sizes = _grid_sizes(model, layers, input_size)
+            fine = [m for m, s in zip(layers, sizes, strict=True) if s >= min_cells]
+            return fine[0] if fine else layers[int(np.argmax(sizes))]
+    raise HideseekError(f"no Grad-CAM target layer known for {model.arch!r}")
