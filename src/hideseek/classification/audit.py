@@ -32,14 +32,14 @@ from hideseek.classification.stats import paired_comparison
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.errors import HideseekError
+from hideseek.models.adapter import ModelAdapter
+from hideseek.models.spec import ModelSpec
 from hideseek.representations.transforms import (
     FILLS,
     REPRESENTATIONS,
     apply_representation,
     visible_region,
 )
-from hideseek.models.adapter import ModelAdapter
-from hideseek.models.spec import ModelSpec
 from hideseek.runtime import Runtime
 
 __all__ = ["AuditInputs", "ControlRegion", "audit", "control_region", "format_audit",

@@ -41,7 +41,7 @@ def audit(model: Any, data: Any, masks: str | Path | None = None, *,
     adapter = resolve_model(model, spec)
     dataset = data if isinstance(data, CXRDataset) else load_dataset(data)
     mdir = masks if masks is not None else dataset.masks_dir
-    result, _ = audit_model(None, dataset, mdir, split=split, runtime=runtime,  # type: ignore[arg-type]
+    result, _ = audit_model(None, dataset, mdir, split=split, runtime=runtime,
                             batch_size=batch_size, n_boot=n_boot, cache_dir=cache_dir,
                             adapter=adapter, **kw)
     return result
