@@ -31,6 +31,9 @@ def test_valid_config_resolves_paths(tmp_path: Path, phantom_lungs: Path) -> Non
     ("data: {d}\ntrain: {{epochs: 0}}\n", "epochs"),
     ("data: {d}\nrepresentations: [lungs_hidden]\n", "unknown representation"),
     ("data: {d}\nexecutor: slurm\n", "executor"),
+    ("data: {d}\nmargins: {{uses_lungs_max: 0.9}}\n", "margins need"),
+    ("data: {d}\nmargins: {{strictness: 2}}\n", "unknown margin"),
+    ("data: {d}\ntrain: {{split_seed: 2}}\n", "set by the protocol itself"),
 ])
 def test_invalid_configs_are_clear(tmp_path: Path, phantom_lungs: Path, text: str,
                                    message: str) -> None:

@@ -56,10 +56,16 @@ class TrainConfig(BaseModel):
     pretrained: bool = True
     augment: AugmentConfig = AugmentConfig()
     seed: int = 0
+    split_seed: int | None = None  # seed of the train/val/test split; None: ``seed``
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     select_metric: Literal["accuracy", "balanced_accuracy", "loss"] = "accuracy"
     target: Literal["label", "source"] = "label"
     workers: int = 0
+
+    @property
+    def effective_split_seed(self) -> int:
+        """The seed of the train/val/test split: ``split_seed``, else the training seed."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     @field_validator("arch")
     @classmethod

@@ -146,7 +146,7 @@ def train_classifier(data: CXRDataset, out: str | Path, cfg: TrainConfig,
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
     records, originals = usable_records(data, Path(masks_dir) if masks_dir else None, on_bad_mask)
-    records = assign_splits(records, cfg.split, seed=cfg.seed)
+    records = assign_splits(records, cfg.split, seed=cfg.effective_split_seed)
     by_split = {s: [r for r in records if r.split == s] for s in ("train", "val", "test")}
     if not by_split["train"] or not by_split["val"]:
         raise HideseekError(f"{data.root}: too few patients for train and validation splits")

@@ -16,6 +16,7 @@ from typing import Any
 
 from hideseek.data.phantom import PhantomConfig, write_phantom_dataset
 from hideseek.protocol.config import ProtocolConfig
+from hideseek.protocol.layout import CellKey
 from hideseek.protocol.report import write_report
 from hideseek.protocol.runner import run_protocol
 
@@ -78,8 +79,9 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             name = arch if "-" in arch else f"{tag}-{arch}"
             archs.append(name)
             for key, cell in res["cells"].items():
-                if key.startswith(f"{arch}/"):
-                    out["cells"][f"{name}/{key.split('/', 1)[1]}"] = cell
+                cell_key = CellKey.parse(key)
+                if cell_key.arch == arch:
+                    out["cells"][cell_key.renamed(name).id] = cell
             for part in ("comparisons", "audits", "cam"):
                 if arch in res.get(part, {}):
                     out[part][name] = res[part][arch]

@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from hideseek.protocol.layout import CellKey
 from hideseek.protocol.verdicts import RULE
 
 __all__ = ["paper_table", "write_report"]
@@ -39,7 +40,7 @@ def paper_table(results: dict[str, Any], arch: str, seed: int) -> tuple[list[str
     rows = []
     comp = results["comparisons"].get(arch, {}).get(f"seed{seed}", {})
     for rep in reps:
-        ev = results["cells"][f"{arch}/{rep}/seed{seed}"]["eval"]
+        ev = results["cells"][CellKey(arch, rep, seed).id]["eval"]
         row = [rep, str(ev["n"]), _fmt(ev["accuracy"])]
         row += [_fmt(ev["per_class"][c]["sensitivity"]) for c in labels]
         row += [_fmt(ev["per_class"][c]["ppv"]) for c in labels]
@@ -69,18 +70,18 @@ def _arch_section(results: dict[str, Any], arch: str, out: Path) -> dict[str, An
     seed_rows = []
     if len(cfg["seeds"]) > 1:
         for rep in cfg["representations"]:
-            accs = [results["cells"][f"{arch}/{rep}/seed{s}"]["eval"]["accuracy"]["value"]
+            accs = [results["cells"][CellKey(arch, rep, s).id]["eval"]["accuracy"]["value"]
                     for s in cfg["seeds"]]
             seed_rows.append([rep, f"{sum(accs) / len(accs):.3f}", f"{min(accs):.3f}",
                               f"{max(accs):.3f}", str(len(accs))])
     sources = sorted({s for rep in cfg["representations"] for s in results["cells"][
-        f"{arch}/{rep}/seed{seed}"]["eval"].get("per_source", {})})
+        CellKey(arch, rep, seed).id]["eval"].get("per_source", {})})
     source_rows = []
     for rep in cfg["representations"]:
-        per = results["cells"][f"{arch}/{rep}/seed{seed}"]["eval"].get("per_source", {})
+        per = results["cells"][CellKey(arch, rep, seed).id]["eval"].get("per_source", {})
         source_rows.append([rep, *[f"{_fmt(per[s]['accuracy'])} (n {per[s]['n']})"
                                    if s in per else "-" for s in sources]])
-    init = results["cells"][f"{arch}/data/seed{seed}"]["train"].get("init", "unknown")
+    init = results["cells"][CellKey(arch, "data", seed).id]["train"].get("init", "unknown")
     section: dict[str, Any] = {"name": arch, "init": init, "header": header, "rows": rows,
                                "seed_rows": seed_rows, "sources": sources,
                                "source_rows": source_rows}
