@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synthetic import LABELS
+from synthetic import synthetic_predictions as _preds
 
 from hideseek.errors import DataError
 from hideseek.protocol.resample import PatientResampler, weighted_auc
 from hideseek.protocol.rule import PredictionSet, VerdictMargins, decide
-
-LABELS = ("normal", "pneumonia", "COVID-19")
-
-
-def _preds(counts: list[int], recall: list[float], seed: int, per_patient: int = 1,
-           confuse_covid: bool = False) -> PredictionSet:
-    """Exactly ``round(recall * n)`` correct per class; errors go to another class."""
-    rng = np.random.default_rng(seed)
-    y = np.concatenate([np.full(n, c) for c, n in enumerate(counts)])
-    pred = y.copy()
-    for c, (n, r) in enumerate(zip(counts, recall, strict=True)):
-        idx = np.flatnonzero(y == c)
-        wrong = rng.permutation(idx)[: n - round(r * n)]
-        other = [k for k in range(3) if k != c and (confuse_covid or k != 2 or c == 2)]
-        pred[wrong] = rng.choice(other, size=len(wrong))
-    logits = 3.0 * np.eye(3)[pred] + rng.normal(0, 1, (len(y), 3))
-    prob = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    names = tuple(f"img{i:05d}.png" for i in range(len(y)))
-    patients = tuple(f"p{i // per_patient}" for i in range(len(y)))
-    return PredictionSet(names, patients, y, prob, LABELS)
 
 
 def test_low_power_drop_is_inconclusive_never_shortcut() -> None:

@@ -43,6 +43,8 @@ def test_run_writes_everything_and_resumes(phantom_shortcut: Path, tmp_path: Pat
     assert {"rule", "sentence", "figures", "per_class", "flags", "balanced_accuracy", "n_test",
             "n_patients", "seeds"} <= set(v)
     assert "lungs_boxed_out" in v["missing"]  # not run, and said so
+    html = (run / "report.html").read_text()
+    assert html.index("retained skill per class") < html.index("How to read this")  # 1st screen
     env = json.loads((run / "environment.json").read_text())
     assert env["data_hash"] and env["torch"]
     cell = run / "cells" / "resnet18" / "lungs_removed" / "seed0" / "cell.json"

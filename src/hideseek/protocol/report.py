@@ -9,7 +9,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from hideseek.protocol.layout import CellKey
+from hideseek.protocol.forest import flag_words, forest_plot
+from hideseek.protocol.layout import CellKey, RunLayout
 from hideseek.protocol.verdicts import RULE
 
 __all__ = ["paper_table", "write_report"]
@@ -127,7 +128,7 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
     _write_tables(out, "verdicts", verdict_rows[0], verdict_rows[1:])
     html = template.render(
         name=cfg["name"], env=results["environment"], seeds=cfg["seeds"],
-        verdicts=results["verdicts"], rule=RULE,
+        verdicts=results["verdicts"], rule=RULE, screen=_first_screen(results["verdicts"], out),
         n_images=_n_images(results),
         data=", ".join(cfg["data"]), masks_from=cfg["masks"] or (
             f"predicted with the {cfg['segmentation_model']} segmentation model"),
@@ -138,6 +139,22 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def _first_screen(verdicts: dict[str, Any], out: Path) -> list[dict[str, Any]]:
+    """Per architecture: the verdict, its forest plot (inlined) and the flags in words."""
+    layout = RunLayout(out)
+    cards = []
+    for key, v in verdicts.items():
+        png = None
+        if v.get("per_class") is not None:
+            png = _png(forest_plot(layout.forest(key.replace("/", "_")), v, key))
+        cards.append({"key": key, "verdict": v["verdict"], "sentence": v["sentence"],
+                      "forest_png": png, "flags": flag_words(v.get("flags", [])),
+                      "missing": v.get("missing", []),
+                      "per_class": {c: cv["verdict"] for c, cv in
+                                    (v.get("per_class") or {}).items()}})
+    return cards
 
 
 def _n_images(results: dict[str, Any]) -> int:
