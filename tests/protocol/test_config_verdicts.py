@@ -68,3 +68,12 @@ def test_low_power_no_significant_drop_is_not_a_shortcut() -> None:
     v = verdict(_eval(0.80, 0.63, 0.90, 10), _eval(0.53, 0.36, 0.70, 10),
                 _cmp(0.077, -0.27, -0.50, -0.03))
     assert v["verdict"] == "inconclusive"
+
+
+def test_demo_expectations_live_in_the_library() -> None:
+    from hideseek.protocol.demo import demo_is_right
+
+    assert demo_is_right({"lungs/resnet18": {"verdict": "uses_lungs"},
+                          "shortcut/resnet18": {"verdict": "shortcut"}})
+    assert not demo_is_right({"lungs/resnet18": {"verdict": "inconclusive"}})
+    assert not demo_is_right({})

@@ -20,7 +20,7 @@ from hideseek.protocol.layout import CellKey
 from hideseek.protocol.report import write_report
 from hideseek.protocol.runner import run_protocol
 
-__all__ = ["DEMO_TRAIN", "run_demo"]
+__all__ = ["DEMO_EXPECTED", "DEMO_TRAIN", "demo_is_right", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,16 @@ log = logging.getLogger(__name__)
 DEMO_TRAIN: dict[str, Any] = {"epochs": 10, "image_size": 64, "batch_size": 16, "lr": 1e-3,
                               "pretrained": False, "crop_top": 0.0,
                               "augment": {"enabled": False}}
+
+
+#: The right verdict per phantom scenario.
+DEMO_EXPECTED: dict[str, str] = {"lungs": "uses_lungs", "shortcut": "shortcut"}
+
+
+def demo_is_right(verdicts: dict[str, Any]) -> bool:
+    """True when every ``"<scenario>/<arch>"`` verdict is the scenario's known answer."""
+    return bool(verdicts) and all(
+        v["verdict"] == DEMO_EXPECTED.get(k.split("/")[0]) for k, v in verdicts.items())
 
 
 def run_demo(out: str | Path, n: int = 300, archs: tuple[str, ...] = ("resnet18",),
