@@ -105,3 +105,19 @@ def test_bootstrap_keeps_every_class_and_clusters_patients() -> None:
     scores = np.linspace(0, 1, 60)
     auc = weighted_auc(scores, y == 2, rs.weights[:1])
     assert auc[0] == pytest.approx(1.0)
+
+
+def test_combining_the_hidden_versions() -> None:
+    from hideseek.protocol.rule import HiddenVerdict, Interval, combine
+
+    def h(v: str, lo: float, hi: float) -> HiddenVerdict:
+        return HiddenVerdict(v, Interval((lo + hi) / 2, lo, hi))
+
+    assert combine([h("shortcut", 0.9, 1.1), h("shortcut", 0.8, 1.0)]) == "shortcut"
+    # Both show skill outside the lungs; one decisively all of it: shortcut.
+    assert combine([h("shortcut", 0.98, 1.03), h("inconclusive", 0.68, 0.83)]) == "shortcut"
+    assert combine([h("shortcut", 0.9, 1.1), h("both", 0.4, 0.6)]) == "both"
+    assert combine([h("inconclusive", 0.74, 1.4), h("inconclusive", 0.55, 0.84)]) == "inconclusive"
+    assert combine([h("shortcut", 0.9, 1.1), h("uses_lungs", -0.1, 0.1)]) == "inconclusive"
+    assert combine([h("inconclusive", 0.1, 0.9), h("shortcut", 0.8, 1.0)]) == "inconclusive"
+    assert combine([]) == "inconclusive"

@@ -26,9 +26,9 @@ from hideseek.protocol.resample import (
     weighted_balanced_accuracy,
 )
 
-__all__ = ["HIDDEN", "SILHOUETTE", "ArchitectureVerdict", "ClassVerdict", "HiddenVerdict",
-           "Interval", "PredictionSet", "VerdictMargins", "decide", "read_predictions",
-           "rule_text"]
+__all__ = ["HIDDEN", "PRIMARY", "SILHOUETTE", "ArchitectureVerdict", "ClassVerdict",
+           "HiddenVerdict", "Interval", "PredictionSet", "VerdictMargins", "combine", "decide",
+           "read_predictions", "rule_text"]
 
 HIDDEN = ("lungs_removed", "lungs_boxed_out")
 SILHOUETTE = "lungs_silhouette"
@@ -262,17 +262,23 @@ def _decide_one(data_lo: float, floor: float, r: Interval, n: int,
     return HiddenVerdict("inconclusive", r, _needed(r, n, m))
 
 
-def combine(verdicts: Sequence[str]) -> str:
-    """One verdict from the hidden versions': theirs when they agree; ``both`` when each
-    finds skill outside the lungs (``both`` / ``shortcut``); ``inconclusive`` otherwise."""
-    if not verdicts:
+def combine(verdicts: Sequence[HiddenVerdict], margins: VerdictMargins | None = None) -> str:
+    """One verdict from the hidden versions' decisions.
+
+    Theirs when they agree. Otherwise, when every version's interval lies above
+    ``uses_lungs_max`` (skill outside the lungs is established in each): ``shortcut`` if one
+    is ``shortcut`` and none is ``both``, else ``both``. ``inconclusive`` in every other case.
+    """
+    m = margins or VerdictMargins()
+    names = [h.verdict for h in verdicts]
+    if not names:
         return "inconclusive"
-    if len(set(verdicts)) == 1:
-        return verdicts[0]
-    if "not_learned" in verdicts:
+    if len(set(names)) == 1:
+        return names[0]
+    if "not_learned" in names:
         return "not_learned"
-    if set(verdicts) <= {"both", "shortcut"}:
-        return "both"
+    if all(h.retained.lo > m.uses_lungs_max for h in verdicts):
+        return "shortcut" if "shortcut" in names and "both" not in names else "both"
     return "inconclusive"
 
 
@@ -334,9 +340,8 @@ def decide(preds: Mapping[str, Sequence[PredictionSet]], margins: VerdictMargins
         aucs = {rep: _interval(e[key], level) for rep, e in ends.items()}
         ch = {h: _decide_one(aucs["data"].lo, 0.5 + m.learned_margin, _interval(
             _retained(ends[h][key], ends["data"][key], 0.5), level), n, m) for h in hidden}
-        per_class[label] = ClassVerdict(label, combine([v.verdict for v in ch.values()]),
-                                        aucs, ch)
-    v, flags = _overall(arch_h, per_class, ba, chance, ref.classes)
+        per_class[label] = ClassVerdict(label, combine(list(ch.values()), m), aucs, ch)
+    v, flags = _overall(arch_h, per_class, ba, chance, ref.classes, m)
     return ArchitectureVerdict(
         verdict=v, sentence=_sentence(v, arch_h, per_class, flags, missing, level, n,
                                       n_seeds, m),
@@ -347,12 +352,12 @@ def decide(preds: Mapping[str, Sequence[PredictionSet]], margins: VerdictMargins
 
 
 def _overall(arch_h: dict[str, HiddenVerdict], per_class: dict[str, ClassVerdict],
-             ba: dict[str, Interval], chance: float,
-             classes: tuple[str, ...]) -> tuple[str, list[str]]:
+             ba: dict[str, Interval], chance: float, classes: tuple[str, ...],
+             m: VerdictMargins) -> tuple[str, list[str]]:
     """The architecture's verdict and its flags."""
     flags: list[str] = []
     per = [h.verdict for h in arch_h.values()]
-    v = combine(per)
+    v = combine(list(arch_h.values()), m)
     decisive = [p for p in per if p in _ORDER]
     if len(decisive) == len(HIDDEN) and len(set(decisive)) > 1:
         flags.append("mask_shape_dependent")
@@ -362,7 +367,7 @@ def _overall(arch_h: dict[str, HiddenVerdict], per_class: dict[str, ClassVerdict
     if SILHOUETTE in ba and ba[SILHOUETTE].lo > chance:
         flags.append("silhouette_predicts_class")
     shortcut_classes = [c for c, cv in per_class.items() if cv.verdict == "shortcut"]
-    if shortcut_classes and v not in ("shortcut", "not_learned"):
+    if 0 < len(shortcut_classes) < len(per_class) and v not in ("shortcut", "not_learned"):
         flags.append("class_specific_shortcut")
         if v == "uses_lungs":
             v = "both"  # some class is told apart without the lungs: never call it lung-only
