@@ -64,7 +64,8 @@ def register(sub: Any) -> None:
     d = sub.add_parser("demo", help="the protocol on phantom data with known answers, with a "
                        "report (a few minutes on a CPU)")
     d.add_argument("--out", default="demo-out", metavar="DIR")
-    d.add_argument("--n", type=int, default=300, help="phantoms per scenario")
+    d.add_argument("--n", type=int, default=600, help="phantoms per scenario (default 600: "
+                   "the verdict needs a few hundred test images to decide)")
     d.add_argument("--archs", default="resnet18")
     d.add_argument("--executor", choices=["local", "ray"], default="local")
     d.add_argument("--address")

@@ -54,7 +54,7 @@ class MatrixSetup:
     """Sizes and seeds of the matrix."""
 
     n_train: int = 180
-    n_small: int = 36
+    n_small: int = 45
     n_large: int = 300
     size: int = 32
     evidence: float = 2.5
