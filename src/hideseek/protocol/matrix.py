@@ -2,7 +2,7 @@
 
 Each scenario is trained once per representation (tiny images, ResNet-18, fixed seeds) on one
 phantom set and tested on a second one drawn with another seed: a small test set (its first
-images, a few dozen) and the whole (large) one. ``bench/verdicts.py`` prints the table;
+images, 45 by default) and the whole (large) one. ``bench/verdicts.py`` prints the table;
 ``tests/protocol/test_verdict_matrix.py`` checks every row.
 """
 
