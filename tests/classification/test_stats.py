@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import confusion_matrix, precision_score, recall_score, roc_auc_score
 
 from hideseek.classification.stats import (
+    balanced_accuracy,
     classification_metrics,
     paired_comparison,
     roc_auc,
@@ -83,3 +84,31 @@ def test_mcnemar_exact_by_hand() -> None:
 
 def test_auc_degenerate() -> None:
     assert np.isnan(roc_auc(np.array([0.1, 0.2]), np.array([True, True])))
+
+
+def test_wilson_contains_its_estimate() -> None:
+    for n in (1, 7, 10, 30, 101, 1000):
+        for k in range(n + 1):
+            lo, hi = wilson(k, n)
+            assert lo <= k / n <= hi, (k, n)
+    assert wilson(10, 10)[1] == 1.0 and wilson(0, 10)[0] == 0.0
+
+
+def test_balanced_accuracy_chance_is_one_over_k() -> None:
+    y = np.array([0] * 80 + [1] * 15 + [2] * 5)
+    assert balanced_accuracy(y, np.zeros(100, int)) == pytest.approx(1 / 3)  # majority guess
+    assert balanced_accuracy(y, y) == 1.0
+    m = classification_metrics(y, np.zeros(100, int), LABELS, n_boot=100)
+    assert m["balanced_accuracy"]["value"] == pytest.approx(1 / 3)
+    assert m["accuracy"]["value"] == pytest.approx(0.8)
+
+
+def test_bootstrap_counts_resamples_that_lack_a_class() -> None:
+    # One COVID-19 image among 20: many patient resamples miss it, and that is reported.
+    y = np.array([0] * 10 + [1] * 9 + [2])
+    m = classification_metrics(y, y, LABELS, groups=[str(i) for i in range(20)], n_boot=400)
+    lacking = m["bootstrap"]["lacking_a_class"]
+    assert m["bootstrap"]["replicates"] == 400
+    assert 0.25 * 400 < lacking < 0.5 * 400  # (19/20)^20 = 0.36 of the resamples
+    assert m["per_class"]["COVID-19"]["bootstrap_without_class"] == lacking
+    assert m["per_class"]["normal"]["bootstrap_without_class"] == 0

@@ -39,8 +39,12 @@ def test_run_writes_everything_and_resumes(phantom_shortcut: Path, tmp_path: Pat
         assert (run / name).is_file(), name
     verdicts = json.loads((run / "verdicts.json").read_text())
     v = verdicts["tiny/resnet18"]
-    assert v["verdict"] in {"shortcut", "uses_lungs", "inconclusive"}
-    assert {"rule", "sentence", "figures"} <= set(v)
+    assert v["verdict"] in {"shortcut", "uses_lungs", "both", "inconclusive", "not_learned"}
+    assert {"rule", "sentence", "figures", "per_class", "flags", "balanced_accuracy", "n_test",
+            "n_patients", "seeds"} <= set(v)
+    assert "lungs_boxed_out" in v["missing"]  # not run, and said so
+    html = (run / "report.html").read_text()
+    assert html.index("retained skill per class") < html.index("How to read this")  # 1st screen
     env = json.loads((run / "environment.json").read_text())
     assert env["data_hash"] and env["torch"]
     cell = run / "cells" / "resnet18" / "lungs_removed" / "seed0" / "cell.json"
@@ -53,6 +57,31 @@ def test_run_writes_everything_and_resumes(phantom_shortcut: Path, tmp_path: Pat
     run_protocol(load_protocol_config(cfg_path))
     assert cell.stat().st_mtime_ns != stamp
     assert "lr: 0.002" in (cell.parent / "config.yaml").read_text()
+
+
+def _test_split(cell: Path) -> set[str]:
+    import csv
+
+    with (cell / "splits.csv").open() as fh:
+        return {r["filename"] for r in csv.DictReader(fh) if r["split"] == "test"}
+
+
+def test_seeds_share_one_test_split_and_are_pooled(phantom_lungs: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIDESEEK_CACHE", str(tmp_path / "cache"))
+    cfg = load_protocol_config(_config(tmp_path, phantom_lungs, "audit: false\ncam: false\n"
+                                       "probe_source: false\nseeds: [0, 1]\nsplit_seed: 3\n"))
+    res = run_protocol(cfg)
+    cells = tmp_path / "run" / "cells" / "resnet18"
+    splits = [_test_split(cells / rep / f"seed{s}") for rep in ("data", "lungs_removed")
+              for s in (0, 1)]
+    assert splits[0] and all(s == splits[0] for s in splits)
+    v = res["verdicts"]["tiny/resnet18"]
+    assert v["seeds"] == [0, 1] and v["split_seed"] == 3
+    assert v["n_test"] == len(splits[0])
+    assert set(v["balanced_accuracy"]) == {"data", "lungs_removed"}
+    for entry in v["per_class"].values():
+        assert set(entry["retained"]["lungs_removed"]) == {"value", "ci"}
 
 
 def _free_port() -> int:

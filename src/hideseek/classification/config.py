@@ -57,6 +57,7 @@ class TrainConfig(BaseModel):
     pretrained: bool = True
     augment: AugmentConfig = AugmentConfig()
     seed: int = 0
+    split_seed: int | None = None  # seed of the train/val/test split; None: ``seed``
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     select_metric: Literal["accuracy", "balanced_accuracy", "loss"] = "accuracy"
     target: Literal["label", "source"] = "label"
@@ -67,6 +68,11 @@ class TrainConfig(BaseModel):
     min_delta: float = Field(default=0.0, ge=0)
     #: Train through torch.compile (see docs: it pays on GPUs, not on small CPU runs).
     compile: bool = False
+
+    @property
+    def effective_split_seed(self) -> int:
+        """The seed of the train/val/test split: ``split_seed``, else the training seed."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     @field_validator("arch")
     @classmethod

@@ -15,20 +15,35 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-__all__ = ["classification_metrics", "paired_comparison", "roc_auc", "wilson"]
+__all__ = ["balanced_accuracy", "classification_metrics", "paired_comparison", "roc_auc",
+           "wilson"]
 
 Z95 = 1.959963984540054
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion (``(nan, nan)`` when ``n`` is 0)."""
+    """Wilson score interval of a proportion (``(nan, nan)`` when ``n`` is 0).
+
+    The bounds are clamped so that ``lo <= successes / n <= hi`` even where rounding would put
+    a bound a hair inside the estimate (e.g. ``10 / 10``).
+    """
     if n == 0:
         return float("nan"), float("nan")
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    lo = min(p, max(0.0, float(centre - half)))
+    hi = max(p, min(1.0, float(centre + half)))
+    return float(lo), float(hi)
+
+
+def balanced_accuracy(y_true: ArrayLike, y_pred: ArrayLike, k: int | None = None) -> float:
+    """Mean recall over the classes present in ``y_true`` (chance is ``1/K`` for any model)."""
+    y, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    classes = range(k) if k is not None else np.unique(y)
+    recalls = [float((p[y == c] == c).mean()) for c in classes if (y == c).any()]
+    return float(np.mean(recalls)) if recalls else float("nan")
 
 
 def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -46,6 +61,9 @@ def _point(y: np.ndarray, pred: np.ndarray, prob: np.ndarray | None,
     cm = np.zeros((k, k), dtype=np.int64)
     np.add.at(cm, (y, pred), 1)
     out: dict[Any, Any] = {"cm": cm, "accuracy": np.trace(cm) / max(1, cm.sum())}
+    support = cm.sum(1)
+    recalls = np.diag(cm)[support > 0] / support[support > 0]
+    out["balanced_accuracy"] = float(recalls.mean()) if recalls.size else np.nan
     for c in range(k):
         tp = cm[c, c]
         fn = cm[c].sum() - tp
@@ -103,9 +121,11 @@ def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike,
         seed: Bootstrap seed.
 
     Returns:
-        ``{"n", "accuracy": {"value", "ci", "ci_bootstrap"}, "per_class": {label: {metric:
+        ``{"n", "accuracy": {"value", "ci", "ci_bootstrap"}, "balanced_accuracy",
+        "bootstrap": {"replicates", "lacking_a_class"}, "per_class": {label: {metric:
         {...}}}, "confusion_matrix", "labels"}``; ``ci`` is Wilson for proportions and the
-        patient bootstrap otherwise.
+        patient bootstrap otherwise. Replicates that lack a class leave that class's metrics
+        undefined; they are counted in ``lacking_a_class``, not silently dropped.
     """
     y, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
     if y.shape != p.shape:
@@ -115,17 +135,24 @@ def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike,
     boots = [_point(y[idx], p[idx], None if prob is None else prob[idx], k)
              for idx in _bootstrap_indices(_groups(groups, len(y)), n_boot, seed)] if len(y) else []
     correct = int(np.trace(point["cm"]))
+    present = point["cm"].sum(1) > 0
+    lacking = sum(bool((b["cm"].sum(1)[present] == 0).any()) for b in boots)
+    bal = _ci([b["balanced_accuracy"] for b in boots])
     result: dict[str, Any] = {
         "n": len(y),
         "accuracy": {"value": _f(point["accuracy"]), "ci": list(wilson(correct, len(y))),
                      "ci_bootstrap": _ci([b["accuracy"] for b in boots])},
+        "balanced_accuracy": {"value": _f(point["balanced_accuracy"]), "ci": bal,
+                              "ci_bootstrap": bal},
+        "bootstrap": {"replicates": len(boots), "lacking_a_class": lacking},
         "per_class": {},
         "confusion_matrix": point["cm"].tolist(),
         "labels": list(labels),
     }
     for c, name in enumerate(labels):
         tp, fn, fp, tn = point[c]["counts"]
-        entry: dict[str, Any] = {"support": tp + fn}
+        entry: dict[str, Any] = {"support": tp + fn, "bootstrap_without_class": sum(
+            int(b["cm"][c].sum() == 0) for b in boots)}
         props = {"sensitivity": (tp, tp + fn), "ppv": (tp, tp + fp), "specificity": (tn, tn + fp)}
         for metric in ("sensitivity", "ppv", "specificity", "f1", "auc"):
             boot_ci = _ci([b[c][metric] for b in boots])

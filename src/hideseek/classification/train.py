@@ -129,7 +129,7 @@ def _datasets(data: CXRDataset, cfg: TrainConfig, masks_dir: str | Path | None,
         raise HideseekError(f"representation {cfg.representation} needs lung masks (--masks DIR)")
     mdir = Path(masks_dir) if masks_dir else None
     records, originals = usable_records(data, mdir, on_bad_mask)
-    records = assign_splits(records, cfg.split, seed=cfg.seed)
+    records = assign_splits(records, cfg.split, seed=cfg.effective_split_seed)
     by_split = {s: [r for r in records if r.split == s] for s in ("train", "val", "test")}
     if not by_split["train"] or not by_split["val"]:
         raise HideseekError(f"{data.root}: too few patients for train and validation splits")

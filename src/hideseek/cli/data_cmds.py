@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_data_arguments", "add_max_pixels_argument", "load_data_arg", "register"]
+__all__ = ["PHANTOM_SCENARIOS", "add_data_arguments", "add_max_pixels_argument", "load_data_arg",
+           "register"]
+
+#: ``hideseek phantom --scenario`` (the same as :data:`hideseek.data.phantom.SCENARIOS`; kept
+#: here so that building the parser imports no numerics).
+PHANTOM_SCENARIOS = ("lungs", "shortcut", "both", "intensity", "shape", "covid_source", "null")
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,7 +46,8 @@ def _phantom(args: argparse.Namespace) -> int:
 
     try:
         cfg = PhantomConfig(scenario=args.scenario, n=args.n, size=args.size,
-                            correlation=args.correlation, seed=args.seed)
+                            correlation=args.correlation, seed=args.seed,
+                            evidence=args.evidence, images_per_patient=args.images_per_patient)
     except ValueError as exc:
         from hideseek.errors import HideseekError
 
@@ -63,11 +69,17 @@ def _check(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add the data subcommands."""
     p = sub.add_parser("phantom", help="write a synthetic CXR dataset with a known answer")
-    p.add_argument("--scenario", choices=["lungs", "shortcut", "both"], default="lungs")
+    p.add_argument("--scenario", choices=PHANTOM_SCENARIOS, default="lungs",
+                   help="where the class evidence lies (default lungs)")
     p.add_argument("--n", type=int, default=300, help="number of images (default 300)")
     p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
     p.add_argument("--correlation", type=float, default=1.0,
-                   help="P(source artefact matches the label), shortcut/both (default 1.0)")
+                   help="P(source artefact matches the label), for the scenarios with a "
+                   "source (default 1.0)")
+    p.add_argument("--evidence", type=float, default=1.0,
+                   help="lesion strength multiplier (default 1.0)")
+    p.add_argument("--images-per-patient", type=int, default=2,
+                   help="images that share one patient id (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(handler=_phantom)

@@ -17,6 +17,13 @@ Scenarios:
   ``site_b`` / ``site_c``) that equals its label's site with probability ``correlation`` and is
   random otherwise, and each site burns a bright marker into a different corner, outside the body.
 * ``both``: the two together.
+* ``intensity``: no lesions; each site (correlated with the label as for ``shortcut``) applies
+  its own global tone curve (gamma) to the whole image, inside the lungs as well.
+* ``shape``: no lesions, no marker; the class changes the lungs' size (pneumonia narrower,
+  COVID-19 shorter), so the mask itself carries the label.
+* ``covid_source``: only COVID-19 images carry a source marker (``site_c``, the others are
+  ``site_a``); normal vs pneumonia evidence lies in the lungs, COVID-19 has no lung evidence.
+* ``null``: no evidence at all.
 
 Every image depends only on (seed, index), so a dataset is reproducible image by image.
 """
@@ -46,10 +53,17 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SCENARIOS = ("lungs", "shortcut", "both")
+SCENARIOS = ("lungs", "shortcut", "both", "intensity", "shape", "covid_source", "null")
 SITES = ("site_a", "site_b", "site_c")  # site_a is the normals' site, site_b pneumonia's...
 # Marker corners (x0, y0) in unit coordinates: outside the body, below the top 8% crop.
 _MARKER_AT = {"site_a": (0.03, 0.12), "site_b": (0.85, 0.12), "site_c": (0.03, 0.86)}
+_LESIONS = ("lungs", "both", "covid_source")  # scenarios with lung evidence
+_MARKERS = ("shortcut", "both", "covid_source")  # scenarios with a source marker
+_SITED = ("shortcut", "both", "intensity", "covid_source")  # scenarios whose source is a site
+_GAMMA = {"site_a": 1.0, "site_b": 0.6, "site_c": 1.7}  # ``intensity``: each site's tone curve
+# ``shape``: the class scales the lungs' (width, height); no lesions.
+_SHAPES = {"normal": (1.0, 1.0), "pneumonia": (0.72, 1.0), "COVID-19": (1.0, 0.72)}
+_Lung = tuple[float, float, float, float, np.ndarray]  # cx, cy, ax, ay, field
 
 
 @dataclass(frozen=True)
@@ -57,13 +71,15 @@ class PhantomConfig:
     """Parameters of a phantom dataset.
 
     Attributes:
-        scenario: ``lungs``, ``shortcut`` or ``both``.
+        scenario: One of :data:`SCENARIOS` (see the module docstring).
         n: Number of images (labels are balanced).
         size: Image side in pixels.
         correlation: Probability that the source artefact matches the label (``shortcut``,
-            ``both``); 1/3 means no correlation.
+            ``both``, ``intensity``; for ``covid_source`` that the marker is on COVID-19 and
+            only there); 1/3 means no correlation (1/2 for ``covid_source``).
         seed: Base seed.
         images_per_patient: Images that share one patient id (tests patient-grouped splits).
+        evidence: Lesion strength multiplier (``lungs``, ``both``, ``covid_source``).
     """
 
     scenario: str = "lungs"
@@ -72,12 +88,15 @@ class PhantomConfig:
     correlation: float = 1.0
     seed: int = 0
     images_per_patient: int = 2
+    evidence: float = 1.0
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {self.scenario!r}; choose from {SCENARIOS}")
         if not 0.0 <= self.correlation <= 1.0:
             raise ValueError(f"correlation must be in [0, 1], got {self.correlation}")
+        if self.evidence < 0:
+            raise ValueError(f"evidence must be >= 0, got {self.evidence}")
         if self.n < 1 or self.size < 32 or self.images_per_patient < 1:
             raise ValueError("n >= 1, size >= 32 and images_per_patient >= 1 are required")
 
@@ -94,38 +113,32 @@ def _blob(xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, sigma: float) ->
     return np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma * sigma))
 
 
-def make_phantom(label: str, scenario: str, source: str, size: int,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Draw one phantom.
-
-    Args:
-        label: ``normal``, ``pneumonia`` or ``COVID-19``.
-        scenario: See the module docstring.
-        source: The site whose artefact is drawn (ignored for ``lungs``).
-        size: Side in pixels.
-        rng: Random generator (anatomy jitter, evidence placement, noise).
-
-    Returns:
-        The image (float32 in [0, 1]) and its exact lung mask (bool).
-    """
-    # Independent streams: the anatomy and noise of an image do not depend on its evidence.
-    rng, evid_rng, noise_rng = rng.spawn(3)
-    g = (np.arange(size) + 0.5) / size
-    xx, yy = np.meshgrid(g, g)
-    scale = rng.uniform(0.92, 1.06)
-    sx, sy = rng.uniform(-0.025, 0.025, size=2)
-    img = np.full((size, size), 0.06)
-    body = _ellipse(xx, yy, 0.5 + sx, 0.62 + sy, 0.40 * scale, 0.62 * scale)
-    img[body] = 0.52 + rng.uniform(-0.04, 0.04)
-    img += 0.14 * (np.abs(xx - 0.5 - sx) < 0.035) * body  # spine
-    # Lung fields: the patient's right lung is on the image's left.
+def _lung_fields(xx: np.ndarray, yy: np.ndarray, sx: float, sy: float, scale: float,
+                 rng: np.random.Generator, shape: tuple[float, float] | None) -> list[_Lung]:
+    """The two lung ellipses; the patient's right lung is on the image's left."""
     lungs = []
     for side in (-1, 1):
         cx = 0.5 + sx + side * 0.17 * scale * rng.uniform(0.95, 1.05)
         cy = 0.46 + sy + rng.uniform(-0.015, 0.015)
         ax = 0.115 * scale * rng.uniform(0.92, 1.08) * (0.93 if side > 0 else 1.0)
         ay = 0.24 * scale * rng.uniform(0.92, 1.08)
+        if shape is not None:  # the ``shape`` scenario: the class sets the lungs' size
+            ax, ay = ax * shape[0], ay * shape[1]
         lungs.append((cx, cy, ax, ay, _ellipse(xx, yy, cx, cy, ax, ay, side * 0.06)))
+    return lungs
+
+
+def _anatomy(xx: np.ndarray, yy: np.ndarray, size: int, rng: np.random.Generator,
+             shape: tuple[float, float] | None
+             ) -> tuple[np.ndarray, list[_Lung], np.ndarray, float]:
+    """Background, body, spine, lungs, ribs, heart and diaphragm: image, lungs, mask, scale."""
+    scale = rng.uniform(0.92, 1.06)
+    sx, sy = rng.uniform(-0.025, 0.025, size=2)
+    img = np.full((size, size), 0.06)
+    body = _ellipse(xx, yy, 0.5 + sx, 0.62 + sy, 0.40 * scale, 0.62 * scale)
+    img[body] = 0.52 + rng.uniform(-0.04, 0.04)
+    img += 0.14 * (np.abs(xx - 0.5 - sx) < 0.035) * body  # spine
+    lungs = _lung_fields(xx, yy, sx, sy, scale, rng, shape)
     mask = lungs[0][4] | lungs[1][4]
     soft_mask = ndimage.gaussian_filter(mask.astype(float), size * 0.006)
     img -= 0.30 * soft_mask
@@ -139,30 +152,73 @@ def make_phantom(label: str, scenario: str, source: str, size: int,
         _ellipse(xx, yy, 0.57 + sx, 0.63 + sy, 0.12 * scale, 0.10 * scale).astype(float), 2)
     for cx, cy, ax, ay, _ in lungs:
         img += 0.12 * _ellipse(xx, yy, cx, cy + ay + 0.05, ax * 1.1, 0.06) * body
+    return img, lungs, mask, scale
 
-    if scenario in ("lungs", "both"):
-        evidence = np.zeros_like(img)
-        if label == "COVID-19":  # bilateral, peripheral, lower-zone patchy opacities
-            for cx, cy, ax, ay, _ in lungs:
-                lateral = np.sign(cx - 0.5)
-                for _ in range(evid_rng.integers(3, 5)):
-                    bx = cx + lateral * ax * evid_rng.uniform(0.35, 0.75)
-                    by = cy + ay * evid_rng.uniform(-0.1, 0.7)
-                    evidence += evid_rng.uniform(0.18, 0.28) * _blob(xx, yy, bx, by, 0.03 * scale)
-        elif label == "pneumonia":  # one lobar consolidation in one lung
-            cx, cy, ax, ay, _ = lungs[evid_rng.integers(0, 2)]
-            bx = cx + ax * evid_rng.uniform(-0.3, 0.3)
-            by = cy + ay * evid_rng.choice([-0.45, 0.45]) + evid_rng.uniform(-0.05, 0.05)
-            evidence += evid_rng.uniform(0.30, 0.38) * _blob(xx, yy, bx, by, 0.075 * scale)
-        img += evidence * mask  # strictly inside the lungs
-    if scenario in ("shortcut", "both"):
+
+def _lesions(xx: np.ndarray, yy: np.ndarray, label: str, lungs: list[_Lung], scale: float,
+             strength: float, rng: np.random.Generator) -> np.ndarray:
+    """Class evidence (before masking to the lungs); ``strength`` scales its amplitude."""
+    evidence = np.zeros_like(xx)
+    if label == "COVID-19":  # bilateral, peripheral, lower-zone patchy opacities
+        for cx, cy, ax, ay, _ in lungs:
+            lateral = np.sign(cx - 0.5)
+            for _ in range(rng.integers(3, 5)):
+                bx = cx + lateral * ax * rng.uniform(0.35, 0.75)
+                by = cy + ay * rng.uniform(-0.1, 0.7)
+                evidence += strength * rng.uniform(0.18, 0.28) * _blob(xx, yy, bx, by, 0.03 * scale)
+    elif label == "pneumonia":  # one lobar consolidation in one lung
+        cx, cy, ax, ay, _ = lungs[rng.integers(0, 2)]
+        bx = cx + ax * rng.uniform(-0.3, 0.3)
+        by = cy + ay * rng.choice([-0.45, 0.45]) + rng.uniform(-0.05, 0.05)
+        evidence += strength * rng.uniform(0.30, 0.38) * _blob(xx, yy, bx, by, 0.075 * scale)
+    return evidence
+
+
+def make_phantom(label: str, scenario: str, source: str, size: int,
+                 rng: np.random.Generator, evidence: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one phantom.
+
+    Args:
+        label: ``normal``, ``pneumonia`` or ``COVID-19``.
+        scenario: See the module docstring.
+        source: The site whose artefact is drawn (ignored without one).
+        size: Side in pixels.
+        rng: Random generator (anatomy jitter, evidence placement, noise).
+        evidence: Lesion strength multiplier (1.0: the default phantoms).
+
+    Returns:
+        The image (float32 in [0, 1]) and its exact lung mask (bool).
+    """
+    # Independent streams: the anatomy and noise of an image do not depend on its evidence.
+    rng, evid_rng, noise_rng = rng.spawn(3)
+    g = (np.arange(size) + 0.5) / size
+    xx, yy = np.meshgrid(g, g)
+    shape = _SHAPES[label] if scenario == "shape" else None
+    img, lungs, mask, scale = _anatomy(xx, yy, size, rng, shape)
+    if scenario in _LESIONS and (scenario != "covid_source" or label != "COVID-19"):
+        img += _lesions(xx, yy, label, lungs, scale, evidence, evid_rng) * mask  # in the lungs
+    if scenario in _MARKERS and (scenario != "covid_source" or source == "site_c"):
         x0, y0 = _MARKER_AT[source]
         mx, my = x0 + evid_rng.uniform(0, 0.02), y0 + evid_rng.uniform(0, 0.01)
         marker = (xx >= mx) & (xx < mx + 0.10) & (yy >= my) & (yy < my + 0.05)
         img[marker & ~mask] = 0.95
     img = ndimage.gaussian_filter(img, size * 0.002)
+    if scenario == "intensity":  # the site's tone curve, over the whole image
+        img = np.clip(img, 0.0, 1.0) ** _GAMMA[source]
     img += noise_rng.normal(0.0, 0.02, img.shape)
     return np.clip(img, 0.0, 1.0).astype(np.float32), mask
+
+
+def _source(config: PhantomConfig, label: str, rng: np.random.Generator) -> tuple[str, str]:
+    """The site whose artefact is drawn and the source recorded in the manifest."""
+    if config.scenario == "covid_source":  # only COVID-19's site leaves a marker
+        marked = (label == "COVID-19") == (rng.random() < config.correlation)
+        site = "site_c" if marked else "site_a"
+        return site, site
+    site = SITES[LABELS.index(label)]
+    if config.scenario != "lungs" and rng.random() >= config.correlation:
+        site = SITES[int(rng.integers(0, len(SITES)))]
+    return site, site if config.scenario in _SITED else "phantom"
 
 
 def write_phantom_dataset(out: str | Path, config: PhantomConfig) -> list[Record]:
@@ -180,11 +236,9 @@ def write_phantom_dataset(out: str | Path, config: PhantomConfig) -> list[Record
         patient = i // config.images_per_patient
         label = LABELS[patient % len(LABELS)] if n_patients >= 3 else LABELS[i % len(LABELS)]
         rng = np.random.default_rng([config.seed, i])
-        site = SITES[LABELS.index(label)]
-        if config.scenario != "lungs" and rng.random() >= config.correlation:
-            site = SITES[int(rng.integers(0, len(SITES)))]
-        source = site if config.scenario != "lungs" else "phantom"
-        image, mask = make_phantom(label, config.scenario, site, config.size, rng)
+        site, source = _source(config, label, rng)
+        image, mask = make_phantom(label, config.scenario, site, config.size, rng,
+                                   evidence=config.evidence)
         name = f"phantom_{config.scenario}_{i:05d}.png"
         write_png(out / "images" / name, image)
         write_png(out / "masks" / name, mask)
@@ -197,7 +251,8 @@ def write_phantom_dataset(out: str | Path, config: PhantomConfig) -> list[Record
     (out / "README.md").write_text(
         f"# hideseek phantom dataset\n\nSynthetic, generated by `hideseek phantom --scenario "
         f"{config.scenario} --n {config.n} --size {config.size} --correlation "
-        f"{config.correlation:g} --seed {config.seed}`. No patient data; free to use.\n",
+        f"{config.correlation:g} --evidence {config.evidence:g} --images-per-patient "
+        f"{config.images_per_patient} --seed {config.seed}`. No patient data; free to use.\n",
         encoding="utf-8")
     log.info("wrote %d phantom images to %s", len(records), out)
     return records

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -13,6 +13,9 @@ from hideseek.errors import HideseekError
 from hideseek.representations.registry import check_representations
 from hideseek.representations.transforms import FILLS, REPRESENTATIONS
 from hideseek.validation import all_of
+
+if TYPE_CHECKING:
+    from hideseek.protocol.rule import VerdictMargins
 
 __all__ = ["ProtocolConfig", "load_protocol_config"]
 
@@ -33,6 +36,8 @@ class ProtocolConfig(BaseModel):
     representations: list[str] = list(REPRESENTATIONS)
     architectures: list[str] = ["resnet50"]
     seeds: list[int] = [0]
+    split_seed: int = 0
+    margins: dict[str, int | float] = {}
     train: dict[str, Any] = {}
     fill: str = "zero"
     box_margin: int = 0
@@ -75,16 +80,35 @@ class ProtocolConfig(BaseModel):
         all_of([v], FILLS, "fill")
         return v
 
+    @field_validator("margins")
+    @classmethod
+    def _margins(cls, v: dict[str, int | float]) -> dict[str, int | float]:
+        from hideseek.protocol.rule import VerdictMargins
+
+        try:
+            VerdictMargins(**v)  # type: ignore[arg-type]
+        except TypeError as exc:
+            raise ValueError(f"unknown margin ({exc})") from exc
+        return v
+
+    def verdict_margins(self) -> VerdictMargins:
+        """The verdict rule's margins (:class:`~hideseek.protocol.rule.VerdictMargins`)."""
+        from hideseek.protocol.rule import VerdictMargins
+
+        return VerdictMargins(**self.margins)  # type: ignore[arg-type]
+
     @field_validator("train")
     @classmethod
     def _train(cls, v: dict[str, Any]) -> dict[str, Any]:
         from hideseek.classification.config import TrainConfig
 
-        owned = {"arch", "representation", "seed", "fill", "box_margin", "target"}
+        owned = {"arch", "representation", "seed", "split_seed", "fill", "box_margin",
+                 "target"}
         clash = sorted(owned & set(v))
         if clash:
             raise ValueError(f"train: {clash} are set by the protocol itself (use "
-                             "architectures / representations / seeds / fill / box_margin)")
+                             "architectures / representations / seeds / split_seed / fill / "
+                             "box_margin)")
         TrainConfig(**v)  # validates every field now, not hours later
         return v
 

@@ -16,10 +16,11 @@ from typing import Any
 
 from hideseek.data.phantom import PhantomConfig, write_phantom_dataset
 from hideseek.protocol.config import ProtocolConfig
+from hideseek.protocol.layout import CellKey
 from hideseek.protocol.report import write_report
 from hideseek.protocol.runner import run_protocol
 
-__all__ = ["DEMO_TRAIN", "run_demo"]
+__all__ = ["DEMO_EXPECTED", "DEMO_SPLIT", "DEMO_TRAIN", "demo_is_right", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,21 @@ DEMO_TRAIN: dict[str, Any] = {"epochs": 10, "image_size": 64, "batch_size": 16, 
                               "select_metric": "balanced_accuracy", "patience": 1}
 
 
-def run_demo(out: str | Path, n: int = 300, archs: tuple[str, ...] = ("resnet18",),
+#: Train / validation / test shares of the demo's patients: a large test share, because the
+#: verdict's corrected intervals need test images to decide (docs/VERDICTS.md).
+DEMO_SPLIT = (0.3, 0.1, 0.6)
+
+#: The right verdict per phantom scenario.
+DEMO_EXPECTED: dict[str, str] = {"lungs": "uses_lungs", "shortcut": "shortcut"}
+
+
+def demo_is_right(verdicts: dict[str, Any]) -> bool:
+    """True when every ``"<scenario>/<arch>"`` verdict is the scenario's known answer."""
+    return bool(verdicts) and all(
+        v["verdict"] == DEMO_EXPECTED.get(k.split("/")[0]) for k, v in verdicts.items())
+
+
+def run_demo(out: str | Path, n: int = 600, archs: tuple[str, ...] = ("resnet18",),
              executor: str = "local", address: str | None = None) -> dict[str, Any]:
     """Build the phantoms, run the protocol on each, write one combined report.
 
@@ -50,7 +65,8 @@ def run_demo(out: str | Path, n: int = 300, archs: tuple[str, ...] = ("resnet18"
             write_phantom_dataset(data, PhantomConfig(scenario=scenario, n=n, size=96,
                                                       seed=k + 1))
         cfg = ProtocolConfig(name=scenario, data=[str(data)], masks=str(data / "masks"),
-                             architectures=list(archs), train=DEMO_TRAIN,
+                             architectures=list(archs),
+                             train={**DEMO_TRAIN, "split": DEMO_SPLIT},
                              cam_max_images=60, n_boot=500, output=str(out / scenario),
                              executor=executor, ray_address=address)  # type: ignore[arg-type]
         res = run_protocol(cfg)
@@ -80,8 +96,9 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             name = arch if "-" in arch else f"{tag}-{arch}"
             archs.append(name)
             for key, cell in res["cells"].items():
-                if key.startswith(f"{arch}/"):
-                    out["cells"][f"{name}/{key.split('/', 1)[1]}"] = cell
+                cell_key = CellKey.parse(key)
+                if cell_key.arch == arch:
+                    out["cells"][cell_key.renamed(name).id] = cell
             for part in ("comparisons", "audits", "cam"):
                 if arch in res.get(part, {}):
                     out[part][name] = res[part][arch]

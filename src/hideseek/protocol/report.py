@@ -11,6 +11,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hideseek.data.labels import LABELS
 from hideseek.formatting import format_value_ci
+from hideseek.protocol.forest import flag_words, forest_plot
+from hideseek.protocol.layout import CellKey, RunLayout
 from hideseek.protocol.verdicts import RULE
 
 __all__ = ["paper_table", "write_report"]
@@ -35,7 +37,7 @@ def paper_table(results: dict[str, Any], arch: str, seed: int) -> tuple[list[str
     rows = []
     comp = results["comparisons"].get(arch, {}).get(f"seed{seed}", {})
     for rep in reps:
-        ev = results["cells"][f"{arch}/{rep}/seed{seed}"]["eval"]
+        ev = results["cells"][CellKey(arch, rep, seed).id]["eval"]
         row = [rep, str(ev["n"]), _fmt(ev["accuracy"])]
         row += [_fmt(ev["per_class"][c]["sensitivity"]) for c in labels]
         row += [_fmt(ev["per_class"][c]["ppv"]) for c in labels]
@@ -65,18 +67,18 @@ def _arch_section(results: dict[str, Any], arch: str, out: Path) -> dict[str, An
     seed_rows = []
     if len(cfg["seeds"]) > 1:
         for rep in cfg["representations"]:
-            accs = [results["cells"][f"{arch}/{rep}/seed{s}"]["eval"]["accuracy"]["value"]
+            accs = [results["cells"][CellKey(arch, rep, s).id]["eval"]["accuracy"]["value"]
                     for s in cfg["seeds"]]
             seed_rows.append([rep, f"{sum(accs) / len(accs):.3f}", f"{min(accs):.3f}",
                               f"{max(accs):.3f}", str(len(accs))])
     sources = sorted({s for rep in cfg["representations"] for s in results["cells"][
-        f"{arch}/{rep}/seed{seed}"]["eval"].get("per_source", {})})
+        CellKey(arch, rep, seed).id]["eval"].get("per_source", {})})
     source_rows = []
     for rep in cfg["representations"]:
-        per = results["cells"][f"{arch}/{rep}/seed{seed}"]["eval"].get("per_source", {})
+        per = results["cells"][CellKey(arch, rep, seed).id]["eval"].get("per_source", {})
         source_rows.append([rep, *[f"{_fmt(per[s]['accuracy'])} (n {per[s]['n']})"
                                    if s in per else "-" for s in sources]])
-    init = results["cells"][f"{arch}/data/seed{seed}"]["train"].get("init", "unknown")
+    init = results["cells"][CellKey(arch, "data", seed).id]["train"].get("init", "unknown")
     section: dict[str, Any] = {"name": arch, "init": init, "header": header, "rows": rows,
                                "seed_rows": seed_rows, "sources": sources,
                                "source_rows": source_rows}
@@ -122,7 +124,7 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
     _write_tables(out, "verdicts", verdict_rows[0], verdict_rows[1:])
     html = template.render(
         name=cfg["name"], env=results["environment"], seeds=cfg["seeds"],
-        verdicts=results["verdicts"], rule=RULE,
+        verdicts=results["verdicts"], rule=RULE, screen=_first_screen(results["verdicts"], out),
         n_images=_n_images(results),
         data=", ".join(cfg["data"]), masks_from=cfg["masks"] or (
             f"predicted with the {cfg['segmentation_model']} segmentation model"),
@@ -133,6 +135,22 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def _first_screen(verdicts: dict[str, Any], out: Path) -> list[dict[str, Any]]:
+    """Per architecture: the verdict, its forest plot (inlined) and the flags in words."""
+    layout = RunLayout(out)
+    cards = []
+    for key, v in verdicts.items():
+        png = None
+        if v.get("per_class") is not None:
+            png = _png(forest_plot(layout.forest(key.replace("/", "_")), v, key))
+        cards.append({"key": key, "verdict": v["verdict"], "sentence": v["sentence"],
+                      "forest_png": png, "flags": flag_words(v.get("flags", [])),
+                      "missing": v.get("missing", []),
+                      "per_class": {c: cv["verdict"] for c, cv in
+                                    (v.get("per_class") or {}).items()}})
+    return cards
 
 
 def _n_images(results: dict[str, Any]) -> int:

@@ -25,7 +25,8 @@ from hideseek.data.manifest import CXRDataset, load_dataset
 from hideseek.protocol.cells import run_cell
 from hideseek.protocol.config import ProtocolConfig
 from hideseek.protocol.executors import run_cells
-from hideseek.protocol.verdicts import verdict
+from hideseek.protocol.layout import CellKey, RunLayout
+from hideseek.protocol.rule import decide, read_predictions
 from hideseek.runtime import Runtime
 
 __all__ = ["run_protocol"]
@@ -70,19 +71,20 @@ def _environment(cfg: ProtocolConfig, data_hash: str, masks_hash: str) -> dict[s
             "cuda": torch.cuda.is_available()}
 
 
-def _masks(cfg: ProtocolConfig, data: CXRDataset, out: Path, rt: Runtime) -> Path:
+def _masks(cfg: ProtocolConfig, data: CXRDataset, layout: RunLayout, rt: Runtime) -> Path:
     if cfg.masks:
         return Path(cfg.masks)
     from hideseek.segmentation import load_segmenter, predict_dataset
 
-    seg = out / "segmentation"
+    seg = layout.segmentation
     model, size, _ = load_segmenter(cfg.segmentation_model)
     counts = predict_dataset(data, seg, model, size, runtime=rt)
     log.info("segmentation: %s", counts)
     return seg / "masks"
 
 
-def _qc_and_fig1(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path) -> list[Any]:
+def _qc_and_fig1(cfg: ProtocolConfig, data: CXRDataset, masks: Path,
+                 layout: RunLayout) -> list[Any]:
     from hideseek.data.io import read_image, read_mask
     from hideseek.representations import (
         assess_masks,
@@ -93,7 +95,7 @@ def _qc_and_fig1(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path) 
 
     infos = assess_masks(data, resolve_masks_dir(masks))
     qc = mask_qc_table(infos)
-    (out / "mask_qc.json").write_text(json.dumps({"table": qc, "bad": {
+    layout.mask_qc.write_text(json.dumps({"table": qc, "bad": {
         i.filename: i.problem for i in infos if i.bad}}, indent=2))
     samples = []
     for label in LABELS:
@@ -103,40 +105,86 @@ def _qc_and_fig1(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path) 
             image = read_image(data.image_path(rec))
             samples.append((label, image, read_mask(info.path, image.shape)))
     if samples:
-        representation_figure(out / "figures" / "fig1.png", samples, cfg.fill, cfg.box_margin)
+        representation_figure(layout.fig1, samples, cfg.fill, cfg.box_margin)
     return qc
 
 
-def _paired(cells: dict[tuple[str, str, int], dict[str, Any]], cfg: ProtocolConfig,
-            out: Path) -> dict[str, Any]:
+def _load_predictions(layout: RunLayout, key: CellKey) -> dict[str, dict[str, str]]:
     import csv
 
-    def preds(arch: str, rep: str, seed: int) -> dict[str, dict[str, str]]:
-        with (out / "cells" / arch / rep / f"seed{seed}" / "predictions.csv").open() as fh:
-            return {r["filename"]: r for r in csv.DictReader(fh)}
+    with layout.predictions(key).open() as fh:
+        return {r["filename"]: r for r in csv.DictReader(fh)}
 
+
+def _compare(base: dict[str, dict[str, str]], other: dict[str, dict[str, str]],
+             n_boot: int) -> dict[str, Any]:
+    names = [n for n in base if n in other]
+    labels = sorted({base[n]["label"] for n in names} | {other[n]["prediction"] for n in names}
+                    | {base[n]["prediction"] for n in names})
+    idx = {lab: i for i, lab in enumerate(labels)}
+    return paired_comparison([idx[base[n]["label"]] for n in names],
+                             [idx[base[n]["prediction"]] for n in names],
+                             [idx[other[n]["prediction"]] for n in names],
+                             [base[n]["patient_id"] for n in names], n_boot)
+
+
+def _paired(cfg: ProtocolConfig, layout: RunLayout) -> dict[str, Any]:
+    """McNemar and the paired accuracy difference of every representation vs ``data``."""
     comparisons: dict[str, Any] = {}
     for arch in cfg.architectures:
         comparisons[arch] = {}
         for seed in cfg.seeds:
-            base = preds(arch, "data", seed)
-            per_rep = {}
-            for rep in cfg.representations:
-                if rep == "data":
-                    continue
-                other = preds(arch, rep, seed)
-                names = [n for n in base if n in other]
-                labels = sorted({base[n]["label"] for n in names} | {other[n]["prediction"]
-                                                                      for n in names}
-                                | {base[n]["prediction"] for n in names})
-                idx = {lab: i for i, lab in enumerate(labels)}
-                per_rep[rep] = paired_comparison(
-                    [idx[base[n]["label"]] for n in names],
-                    [idx[base[n]["prediction"]] for n in names],
-                    [idx[other[n]["prediction"]] for n in names],
-                    [base[n]["patient_id"] for n in names], cfg.n_boot)
-            comparisons[arch][f"seed{seed}"] = per_rep
+            base = _load_predictions(layout, CellKey(arch, "data", seed))
+            comparisons[arch][f"seed{seed}"] = {
+                rep: _compare(base, _load_predictions(layout, CellKey(arch, rep, seed)),
+                              cfg.n_boot)
+                for rep in cfg.representations if rep != "data"}
     return comparisons
+
+
+def _legacy_figures(cells: dict[CellKey, dict[str, Any]], cfg: ProtocolConfig,
+                    arch: str) -> dict[str, Any]:
+    """The accuracy figures of earlier ``verdicts.json`` files (first seed)."""
+    seed = cfg.seeds[0]
+    figs: dict[str, Any] = {f"accuracy_{rep}": cells[CellKey(arch, rep, seed)]["eval"][
+        "accuracy"] for rep in cfg.representations}
+    figs["n_test"] = cells[CellKey(arch, "data", seed)]["eval"]["n"]
+    return figs
+
+
+def _verdicts(cells: dict[CellKey, dict[str, Any]], cfg: ProtocolConfig,
+              layout: RunLayout) -> dict[str, Any]:
+    """One verdict per architecture from every seed's predictions (see docs/VERDICTS.md)."""
+    verdicts: dict[str, Any] = {}
+    margins = cfg.verdict_margins()
+    for arch in cfg.architectures:
+        preds = {rep: [read_predictions(layout.predictions(CellKey(arch, rep, s)))
+                       for s in cfg.seeds] for rep in cfg.representations}
+        v = decide(preds, margins, seeds=cfg.seeds).to_json()
+        v["figures"] = _legacy_figures(cells, cfg, arch)
+        v["seed"] = cfg.seeds[0]
+        v["split_seed"] = cfg.split_seed
+        verdicts[f"{cfg.name}/{arch}"] = v
+    return verdicts
+
+
+def _specs(cfg: ProtocolConfig, layout: RunLayout, masks: Path, data_hash: str,
+           masks_hash: str) -> list[dict[str, Any]]:
+    """One JSON-able spec per cell; every cell shares the one test split (``split_seed``)."""
+    cache = str(default_cache_dir())
+    specs = []
+    for arch in cfg.architectures:
+        for rep in cfg.representations:
+            for seed in cfg.seeds:
+                train = {**cfg.train, "arch": arch, "representation": rep, "seed": seed,
+                         "split_seed": cfg.split_seed, "fill": cfg.fill,
+                         "box_margin": cfg.box_margin}
+                specs.append({"data": cfg.data, "images": cfg.images, "masks": str(masks),
+                              "train": train, "on_bad_mask": cfg.on_bad_mask,
+                              "n_boot": cfg.n_boot, "data_hash": data_hash,
+                              "masks_hash": masks_hash, "cache_dir": cache,
+                              "out": str(layout.cell(CellKey(arch, rep, seed)))})
+    return specs
 
 
 def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[str, Any]:
@@ -144,76 +192,53 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
 
     Writes ``config.resolved.yaml``, ``environment.json``, ``cells/``, ``comparisons.json``,
     ``verdicts.json``, ``audit/``, ``cam/``, ``probe/``, ``figures/`` and ``report.html`` under
-    ``cfg.output``.
+    ``cfg.output`` (see :class:`~hideseek.protocol.layout.RunLayout`).
     """
     from hideseek.protocol.report import write_report
-
-    out = Path(cfg.output)
-    out.mkdir(parents=True, exist_ok=True)
-    rt = runtime or Runtime.auto()
-    data = load_dataset(cfg.data if len(cfg.data) > 1 else cfg.data[0], images=cfg.images)
-    (out / "config.resolved.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"),
-                                                             sort_keys=False))
-    masks = _masks(cfg, data, out, rt)
     from hideseek.representations import resolve_masks_dir
 
-    masks = resolve_masks_dir(masks)
+    layout = RunLayout(Path(cfg.output))
+    layout.root.mkdir(parents=True, exist_ok=True)
+    rt = runtime or Runtime.auto()
+    data = load_dataset(cfg.data if len(cfg.data) > 1 else cfg.data[0], images=cfg.images)
+    layout.config.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    masks = resolve_masks_dir(_masks(cfg, data, layout, rt))
     data_hash = _data_hash(data, cfg)
     masks_hash = _fingerprint(list(masks.rglob("*.png")))
     env = _environment(cfg, data_hash, masks_hash)
-    (out / "environment.json").write_text(json.dumps(env, indent=2))
-    qc = _qc_and_fig1(cfg, data, masks, out)
-    cache = str(default_cache_dir())
-    specs = []
-    for arch in cfg.architectures:
-        for rep in cfg.representations:
-            for seed in cfg.seeds:
-                train = {**cfg.train, "arch": arch, "representation": rep, "seed": seed,
-                         "fill": cfg.fill, "box_margin": cfg.box_margin}
-                specs.append({"data": cfg.data, "images": cfg.images, "masks": str(masks),
-                              "train": train, "on_bad_mask": cfg.on_bad_mask,
-                              "n_boot": cfg.n_boot, "data_hash": data_hash,
-                              "masks_hash": masks_hash, "cache_dir": cache,
-                              "out": str(out / "cells" / arch / rep / f"seed{seed}")})
-    results = run_cells(run_cell, specs, cfg.executor, cfg.ray_address, cfg.cpus_per_cell,
-                        cfg.gpus_per_cell)
-    cells = {(r["arch"], r["representation"], r["seed"]): r for r in results}
-    comparisons = _paired(cells, cfg, out)
-    (out / "comparisons.json").write_text(json.dumps(comparisons, indent=2))
-    seed0 = cfg.seeds[0]
-    verdicts: dict[str, Any] = {}
-    if "lungs_removed" in cfg.representations:
-        for arch in cfg.architectures:
-            v = verdict(cells[(arch, "data", seed0)]["eval"],
-                        cells[(arch, "lungs_removed", seed0)]["eval"],
-                        comparisons[arch][f"seed{seed0}"]["lungs_removed"])
-            v["seed"] = seed0
-            verdicts[f"{cfg.name}/{arch}"] = v
-    (out / "verdicts.json").write_text(json.dumps(verdicts, indent=2))
-    audits = _audits(cfg, data, masks, out, rt) if cfg.audit else {}
-    cams = _cams(cfg, data, masks, out, rt) if cfg.cam else {}
-    probe = _probe(cfg, data, masks, out, rt) if cfg.probe_source else None
+    layout.environment.write_text(json.dumps(env, indent=2))
+    qc = _qc_and_fig1(cfg, data, masks, layout)
+    results = run_cells(run_cell, _specs(cfg, layout, masks, data_hash, masks_hash),
+                        cfg.executor, cfg.ray_address, cfg.cpus_per_cell, cfg.gpus_per_cell)
+    cells = {CellKey(r["arch"], r["representation"], r["seed"]): r for r in results}
+    comparisons = _paired(cfg, layout)
+    layout.comparisons.write_text(json.dumps(comparisons, indent=2))
+    verdicts = _verdicts(cells, cfg, layout)
+    layout.verdicts.write_text(json.dumps(verdicts, indent=2))
+    audits = _audits(cfg, data, masks, layout, rt) if cfg.audit else {}
+    cams = _cams(cfg, data, masks, layout, rt) if cfg.cam else {}
+    probe = _probe(cfg, data, masks, layout, rt) if cfg.probe_source else None
     results_all = {"config": cfg.model_dump(mode="json"), "environment": env, "mask_qc": qc,
-                   "figures": {"fig1": str(out / "figures" / "fig1.png")},
-                   "cells": {f"{a}/{r}/seed{s}": c for (a, r, s), c in cells.items()},
+                   "figures": {"fig1": str(layout.fig1)},
+                   "cells": {k.id: c for k, c in cells.items()},
                    "comparisons": comparisons, "verdicts": verdicts, "audits": audits,
                    "cam": cams, "probe": probe}
-    (out / "results.json").write_text(json.dumps(results_all, indent=2, default=str))
-    write_report(results_all, out)
+    layout.results.write_text(json.dumps(results_all, indent=2, default=str))
+    write_report(results_all, layout.root)
     return results_all
 
 
-def _audits(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path,
+def _audits(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
             rt: Runtime) -> dict[str, Any]:
     from hideseek.classification.evaluate import audit
 
     res = {}
     for arch in cfg.architectures:
-        path = out / "audit" / f"{arch}.json"
+        path = layout.audit(arch)
         if path.is_file():
             res[arch] = json.loads(path.read_text())
             continue
-        model = out / "cells" / arch / "data" / f"seed{cfg.seeds[0]}"
+        model = layout.cell(CellKey(arch, "data", cfg.seeds[0]))
         r, _ = audit(model, data, masks, tuple(cfg.representations), runtime=rt,
                      n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -222,18 +247,18 @@ def _audits(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path,
     return res
 
 
-def _cams(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path,
+def _cams(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
           rt: Runtime) -> dict[str, Any]:
     from hideseek.explanation import figure3, ratio_plot, run_cam
 
     res = {}
     for arch in cfg.architectures:
-        folder = out / "cam" / arch
+        folder = layout.cam(arch)
         if (folder / "cam.json").is_file() and (folder / "fig3.png").is_file():
             res[arch] = json.loads((folder / "cam.json").read_text())
             continue
         models: dict[str, str | Path] = {
-            rep: out / "cells" / arch / rep / f"seed{cfg.seeds[0]}"
+            rep: layout.cell(CellKey(arch, rep, cfg.seeds[0]))
             for rep in cfg.representations}
         r = run_cam(models, data, masks, folder, runtime=rt, max_images=cfg.cam_max_images,
                     n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask)
@@ -246,7 +271,7 @@ def _cams(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path,
     return res
 
 
-def _probe(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path,
+def _probe(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
            rt: Runtime) -> dict[str, Any] | None:
     from hideseek.classification.config import TrainConfig
     from hideseek.classification.probe import probe_source
@@ -254,10 +279,11 @@ def _probe(cfg: ProtocolConfig, data: CXRDataset, masks: Path, out: Path,
     if len({r.source for r in data.records}) < 2:
         log.info("source probe skipped: one source only")
         return None
-    path = out / "probe" / "probe.json"
+    path = layout.probe / "probe.json"
     if path.is_file():
         return dict(json.loads(path.read_text()))
     arch = cfg.probe_arch or cfg.architectures[0]
-    tc = TrainConfig(**{**cfg.train, "arch": arch, "seed": cfg.seeds[0], "fill": cfg.fill,
+    tc = TrainConfig(**{**cfg.train, "arch": arch, "seed": cfg.seeds[0],
+                        "split_seed": cfg.split_seed, "fill": cfg.fill,
                         "box_margin": cfg.box_margin})
-    return probe_source(data, masks, out / "probe", tc, runtime=rt, resume=False)
+    return probe_source(data, masks, layout.probe, tc, runtime=rt, resume=False)
