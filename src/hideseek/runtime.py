@@ -19,7 +19,12 @@ __all__ = ["Runtime", "cpu_supports_bf16", "load_checkpoint_file", "seed_everyth
 
 
 def cpu_supports_bf16() -> bool:
-    """True when this CPU has native bf16 matrix instructions (AVX-512 BF16 or AMX)."""
+    """True when this CPU has native bf16 matrix instructions (AVX-512 BF16 or AMX).
+
+    ``HIDESEEK_CPU_BF16=0`` answers False (to time a run as on a CPU without them).
+    """
+    if os.environ.get("HIDESEEK_CPU_BF16") == "0":
+        return False
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as fh:
             flags = fh.read()

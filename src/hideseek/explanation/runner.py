@@ -30,7 +30,8 @@ from hideseek.explanation.measures import (
 )
 from hideseek.explanation.registry import get_explainer
 from hideseek.progress import progress
-from hideseek.representations.transforms import REPRESENTATIONS, lung_boxes
+from hideseek.representations.registry import get_representation
+from hideseek.representations.transforms import lung_boxes
 from hideseek.runtime import Runtime
 from hideseek.segmentation.postprocess import boxes_mask
 
@@ -181,8 +182,7 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
                               "representations": {}}
     all_rows = []
     for rep, model_path in models.items():
-        if rep not in REPRESENTATIONS:
-            raise HideseekError(f"unknown representation {rep!r}")
+        get_representation(rep)  # an unknown name is a clear error listing the choices
         model, meta = load_classifier(model_path)
         ds = representation_dataset(data, records, config_from_meta(meta, rep), mdir, cache,
                                     train=False, originals=originals)

@@ -80,13 +80,13 @@ class MatrixRow:
 
 def _representations(scenario: str) -> tuple[list[str], str | None]:
     """What to train for a scenario, or why the scenario is skipped."""
-    from hideseek.representations.transforms import REPRESENTATIONS
+    from hideseek.representations.registry import representation_names
 
     if scenario == "null":
         return ["data", "lungs_removed"], None
     reps = ["data", "lungs_removed", "lungs_boxed_out"]
     if scenario == "shape":
-        if SILHOUETTE not in REPRESENTATIONS:
+        if SILHOUETTE not in representation_names():
             return [], f"'{SILHOUETTE}' is not a registered representation yet"
         reps.append(SILHOUETTE)
     return reps, None
