@@ -135,3 +135,14 @@ def test_ddp_under_torchrun_on_cpu(phantom_lungs: Path, tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "ddp" / "train.json").read_text())
     assert summary["runtime"]["world_size"] == 2 and (tmp_path / "ddp" / "best.pt").is_file()
     assert proc.stdout.count("best epoch") == 1  # only rank 0 reports
+
+
+def test_a_last_batch_of_one_image_does_not_break_batch_norm(phantom_lungs: Path,
+                                                             tmp_path: Path) -> None:
+    data = load_dataset(phantom_lungs)
+    n_train = train_classifier(data, tmp_path / "probe", load_train_config(epochs=1, **TINY),
+                               cache_dir=tmp_path / "cache")["n"]["train"]
+    # A batch size that leaves exactly one image for the last batch (crashed before).
+    cfg = load_train_config(epochs=1, **{**TINY, "batch_size": n_train - 1})
+    summary = train_classifier(data, tmp_path / "lone", cfg, cache_dir=tmp_path / "cache")
+    assert summary["n"]["train"] == n_train and summary["best_epoch"] == 1

@@ -79,8 +79,11 @@ def _loader(ds: ClassificationDataset, cfg: TrainConfig, n_classes: int, epoch: 
                                         generator=gen)
     if world > 1:
         sampler = _Shard(sampler, len(targets), rank, world)
+    # A last batch of one image cannot be trained with batch norm: drop it (it only happens
+    # then; the image is drawn again in a later epoch).
+    lone = len(sampler) % cfg.batch_size == 1 and len(sampler) > 1
     return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
-                      generator=gen, drop_last=False, persistent_workers=False)
+                      generator=gen, drop_last=lone, persistent_workers=False)
 
 
 @torch.no_grad()

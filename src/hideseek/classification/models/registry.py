@@ -186,7 +186,14 @@ def target_layer(model: Classifier, input_size: int | None = None, min_cells: in
     ``layer3``, ``layer2``, ``layer1``; VGG / AlexNet each ReLU of ``features``; COVID-Net each
     stage) whose map has at least ``min_cells`` x ``min_cells`` cells at that input size, so
     small inputs are not explained by a 2 x 2 or 3 x 3 map; the finest candidate when none has.
+    Other architectures (``kind:NAME``), or a layer named by ``name``: the one
+    :func:`hideseek.explanation.layers.find_target_layer` finds.
     """
+    if name is not None or ":" in model.arch:
+        from hideseek.explanation.layers import find_target_layer
+
+        return find_target_layer(model.backbone, input_size or 224, min_cells=min_cells,
+                                 name=name, in_channels=model.in_channels)
     for prefix, pick in _TARGETS.items():
         if model.arch.startswith(prefix):
             layers = pick(model.backbone)
