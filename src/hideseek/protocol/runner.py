@@ -12,6 +12,7 @@ import json
 import logging
 import platform
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -230,36 +231,44 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     return results_all
 
 
+def _per_arch(cfg: ProtocolConfig, saved: Callable[[str], Path | None],
+              make: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """``make(arch)`` for every architecture, or the JSON file ``saved(arch)`` (resume)."""
+    res = {}
+    for arch in cfg.architectures:
+        done = saved(arch)
+        res[arch] = json.loads(done.read_text()) if done is not None else make(arch)
+    return res
+
+
 def _audits(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
             rt: Runtime, loaded: ModelCache) -> dict[str, Any]:
     from hideseek.classification.evaluate import audit
 
-    res = {}
-    for arch in cfg.architectures:
-        path = layout.audit(arch)
-        if path.is_file():
-            res[arch] = json.loads(path.read_text())
-            continue
+    def make(arch: str) -> dict[str, Any]:
         model = layout.cell(CellKey(arch, "data", cfg.seeds[0]))
         r, _ = audit(model, data, masks, tuple(cfg.representations), runtime=rt,
                      n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask,
                      adapter=loaded.adapter(model))
+        path = layout.audit(arch)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(r, indent=2))
-        res[arch] = r
-    return res
+        return r
+
+    return _per_arch(cfg, lambda a: layout.audit(a) if layout.audit(a).is_file() else None, make)
+
+
+def _cam_done(folder: Path) -> Path | None:
+    done = (folder / "cam.json").is_file() and (folder / "fig3.png").is_file()
+    return folder / "cam.json" if done else None
 
 
 def _cams(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
           rt: Runtime, loaded: ModelCache) -> dict[str, Any]:
     from hideseek.explanation import figure3, ratio_plot, run_cam
 
-    res = {}
-    for arch in cfg.architectures:
+    def make(arch: str) -> dict[str, Any]:
         folder = layout.cam(arch)
-        if (folder / "cam.json").is_file() and (folder / "fig3.png").is_file():
-            res[arch] = json.loads((folder / "cam.json").read_text())
-            continue
         models: dict[str, str | Path] = {
             rep: layout.cell(CellKey(arch, rep, cfg.seeds[0]))
             for rep in cfg.representations}
@@ -272,8 +281,9 @@ def _cams(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
                 method=cfg.cam_method)
         r["folder"] = str(folder)
         (folder / "cam.json").write_text(json.dumps(r, indent=2))
-        res[arch] = r
-    return res
+        return r
+
+    return _per_arch(cfg, lambda a: _cam_done(layout.cam(a)), make)
 
 
 def _probe(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
