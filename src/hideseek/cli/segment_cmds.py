@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
-from hideseek.errors import HideseekError
 
 __all__ = ["register"]
 
@@ -51,48 +50,15 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from hideseek.data.io import image_shape, read_mask
-    from hideseek.data.masks import find_mask
-    from hideseek.segmentation import evaluate_masks, load_segmenter, predict_masks
-    from hideseek.segmentation.postprocess import postprocess_mask
+    from hideseek.segmentation.evaluate import evaluate_segmentation
 
-    data = load_data_arg(args, require_label=False)
-    if data.masks_dir is None:
-        raise HideseekError(f"{data.root}: no masks/ folder with the true lung masks")
-    if (args.model is None) == (args.masks is None):
-        raise HideseekError("give exactly one of --model M or --masks DIR")
-    records = data.records
-    truths = {r.filename: data.masks_dir / r.filename for r in records}
-
-    def pairs() -> Any:
-        if args.masks is not None:
-            for r in records:
-                shape = image_shape(data.image_path(r))
-                pred_path = (find_mask(args.masks, r.filename)
-                             or Path(args.masks) / r.filename)
-                yield r.filename, read_mask(pred_path, shape), read_mask(truths[r.filename], shape)
-        else:
-            model, size, _ = load_segmenter(args.model)
-            paths = [data.image_path(r) for r in records]
-            for i, raw in predict_masks(paths, model, size, args.batch_size, args.workers,
-                                        _runtime(args), desc="segment eval"):
-                pred = postprocess_mask(raw).mask if not args.raw else raw
-                name = records[i].filename
-                yield name, pred, read_mask(truths[name], raw.shape)
-
-    report = evaluate_masks(pairs())
-    labels = {r.filename: r.label or "-" for r in records}
-    result = report.to_dict()
-    per_label: dict[str, list[float]] = {}
-    for name, d in report.per_image.items():
-        per_label.setdefault(labels[name], []).append(d)
-    result["per_label_dice"] = {k: sum(v) / len(v) for k, v in sorted(per_label.items())}
-    print(report.format())
-    print("mean lung Dice per label: " + ", ".join(f"{k} {v:.3f}" for k, v in
-                                                   result["per_label_dice"].items()))
+    result = evaluate_segmentation(load_data_arg(args, require_label=False), args.model,
+                                   args.masks, raw=args.raw, batch_size=args.batch_size,
+                                   workers=args.workers, runtime=_runtime(args))
+    print(result.format())
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2))
     return 0
 
 

@@ -24,9 +24,10 @@ def default_cache_dir() -> Path:
     return Path(base) / "hideseek"
 
 
-def file_digest(path: Path) -> str:
-    """SHA-1 of a file's bytes (the cache key: renamed or copied files share entries)."""
-    h = hashlib.sha1()
+def file_digest(path: Path, algorithm: str = "sha1") -> str:
+    """SHA-1 (or another ``hashlib`` algorithm) of a file's bytes, read in 1 MiB chunks (the
+    cache key: renamed or copied files share entries)."""
+    h = hashlib.new(algorithm)
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)

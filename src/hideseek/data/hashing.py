@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 
-from hideseek.data.cache import default_cache_dir
+from hideseek.data.cache import default_cache_dir, file_digest
 from hideseek.errors import DataError
 
 __all__ = ["code_fingerprint", "content_hash", "default_hash_cache", "file_hashes"]
@@ -41,11 +41,7 @@ def default_hash_cache() -> Path:
 
 
 def _digest_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def _connect(cache: Path) -> sqlite3.Connection | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,10 @@ from hideseek.representations.transforms import lung_boxes
 from hideseek.runtime import Runtime
 from hideseek.segmentation.postprocess import boxes_mask
 
-__all__ = ["cam_dataset", "figure3", "run_cam", "stratified_sample"]
+#: Path -> (classifier in eval mode, its metadata), the shape of ``load_classifier``.
+ModelLoad = Callable[[str | Path], tuple[Classifier, dict[str, Any]]]
+
+__all__ = ["ModelLoad", "cam_dataset", "figure3", "run_cam", "stratified_sample"]
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +151,7 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
             cache_dir: str | Path | None = None, batch_size: int = 16,
             max_images: int | None = None, n_boot: int = 1000,
             on_bad_mask: str = "exclude", method: str = "gradcam",
-            seed: int = 0) -> dict[str, Any]:
+            seed: int = 0, *, load: ModelLoad | None = None) -> dict[str, Any]:
     """Attribution numbers per representation, each beside its null.
 
     Args:
@@ -160,6 +164,8 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
         max_images: A stratified (label x source), seeded random sample of this many images.
         method: A registered explainer (``gradcam``, ``occlusion``, ...).
         seed: Seed of the sample, the null maps and the bootstrap.
+        load: Path -> (model, metadata), e.g. a run's
+            :meth:`~hideseek.protocol.models.ModelCache.classifier`; default: read the file.
 
     Returns:
         ``{"representations": {rep: {"per_class": {class: {"lung_share", "lung_ratio",
@@ -183,7 +189,7 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
     all_rows = []
     for rep, model_path in models.items():
         get_representation(rep)  # an unknown name is a clear error listing the choices
-        model, meta = load_classifier(model_path)
+        model, meta = (load or load_classifier)(model_path)
         ds = representation_dataset(data, records, config_from_meta(meta, rep), mdir, cache,
                                     train=False, originals=originals)
         rows, maps = cam_dataset(model, ds, rt, batch_size, seed=seed, desc=f"cam {rep}",
@@ -210,9 +216,10 @@ def _write_outputs(out: Path, rows: list[dict[str, Any]], result: dict[str, Any]
 
 def figure3(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Path,
             out_png: str | Path, split: str = "test", runtime: Runtime | None = None,
-            cache_dir: str | Path | None = None, title: str = "") -> Path:
+            cache_dir: str | Path | None = None, title: str = "", *,
+            load: ModelLoad | None = None, method: str = "gradcam") -> Path:
     """The paper's Fig. 3: one image per true class (the same image in every column), each
-    representation's Grad-CAM and prediction."""
+    representation's Grad-CAM and prediction (``load`` and ``method``: as in :func:`run_cam`)."""
     from hideseek.explanation.figures import cam_grid
 
     rt = runtime or Runtime.auto()
@@ -230,11 +237,12 @@ def figure3(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
     tiles = {}
     arch = ""
     for rep, model_path in models.items():
-        model, meta = load_classifier(model_path)
+        model, meta = (load or load_classifier)(model_path)
         arch = meta.get("arch", "")
         ds = representation_dataset(data, chosen, config_from_meta(meta, rep), mdir, cache,
                                     train=False, originals=originals)
-        rows, maps = cam_dataset(model, ds, rt, batch_size=len(chosen), desc=f"fig3 {rep}")
+        rows, maps = cam_dataset(model, ds, rt, batch_size=len(chosen), desc=f"fig3 {rep}",
+                                 method=method)
         for i, row in enumerate(rows):
             tiles[(row["label"], rep)] = (ds.array(i), maps["predicted"][i].astype(np.float32),
                                           row["prediction"], row["probability"])

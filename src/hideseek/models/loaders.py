@@ -157,7 +157,7 @@ def _load_export(path: str, spec: ModelSpec | None, **_: Any) -> ModelAdapter:
 
 def _load_torchscript(path: str, spec: ModelSpec | None, **_: Any) -> ModelAdapter:
     try:
-        module = torch.jit.load(path, map_location="cpu")
+        module = torch.jit.load(path, map_location="cpu")  # type: ignore[no-untyped-call]
     except Exception as exc:
         raise HideseekError(f"{path}: not a readable TorchScript file ({exc})") from exc
     return _module_adapter(module, spec or ModelSpec(), path)

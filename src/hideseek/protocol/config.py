@@ -45,6 +45,7 @@ class ProtocolConfig(BaseModel):
     audit: bool = True
     cam: bool = True
     cam_max_images: int | None = 150
+    cam_method: str = "gradcam"
     probe_source: bool = True
     probe_arch: str | None = None
     n_boot: int = 1000
@@ -72,6 +73,14 @@ class ProtocolConfig(BaseModel):
         v = check_representations(v)
         if "data" not in v:
             v = ["data", *v]  # every comparison is against the originals
+        return v
+
+    @field_validator("cam_method")
+    @classmethod
+    def _cam_method(cls, v: str) -> str:
+        from hideseek.explanation.registry import explainer_names
+
+        all_of([v], explainer_names(), "cam_method")
         return v
 
     @field_validator("fill")

@@ -12,6 +12,7 @@ import json
 import logging
 import platform
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from hideseek.protocol.cells import run_cell
 from hideseek.protocol.config import ProtocolConfig
 from hideseek.protocol.executors import run_cells
 from hideseek.protocol.layout import CellKey, RunLayout
+from hideseek.protocol.models import ModelCache
 from hideseek.protocol.rule import decide, read_predictions
 from hideseek.runtime import Runtime
 
@@ -215,8 +217,9 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     layout.comparisons.write_text(json.dumps(comparisons, indent=2))
     verdicts = _verdicts(cells, cfg, layout)
     layout.verdicts.write_text(json.dumps(verdicts, indent=2))
-    audits = _audits(cfg, data, masks, layout, rt) if cfg.audit else {}
-    cams = _cams(cfg, data, masks, layout, rt) if cfg.cam else {}
+    loaded = ModelCache()  # each checkpoint read once, shared by the audit and Grad-CAM
+    audits = _audits(cfg, data, masks, layout, rt, loaded) if cfg.audit else {}
+    cams = _cams(cfg, data, masks, layout, rt, loaded) if cfg.cam else {}
     probe = _probe(cfg, data, masks, layout, rt) if cfg.probe_source else None
     results_all = {"config": cfg.model_dump(mode="json"), "environment": env, "mask_qc": qc,
                    "figures": {"fig1": str(layout.fig1)},
@@ -228,47 +231,59 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     return results_all
 
 
-def _audits(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
-            rt: Runtime) -> dict[str, Any]:
-    from hideseek.classification.evaluate import audit
-
+def _per_arch(cfg: ProtocolConfig, saved: Callable[[str], Path | None],
+              make: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """``make(arch)`` for every architecture, or the JSON file ``saved(arch)`` (resume)."""
     res = {}
     for arch in cfg.architectures:
-        path = layout.audit(arch)
-        if path.is_file():
-            res[arch] = json.loads(path.read_text())
-            continue
-        model = layout.cell(CellKey(arch, "data", cfg.seeds[0]))
-        r, _ = audit(model, data, masks, tuple(cfg.representations), runtime=rt,
-                     n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(r, indent=2))
-        res[arch] = r
+        done = saved(arch)
+        res[arch] = json.loads(done.read_text()) if done is not None else make(arch)
     return res
 
 
+def _audits(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
+            rt: Runtime, loaded: ModelCache) -> dict[str, Any]:
+    from hideseek.classification.evaluate import audit
+
+    def make(arch: str) -> dict[str, Any]:
+        model = layout.cell(CellKey(arch, "data", cfg.seeds[0]))
+        r, _ = audit(model, data, masks, tuple(cfg.representations), runtime=rt,
+                     n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask,
+                     adapter=loaded.adapter(model))
+        path = layout.audit(arch)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(r, indent=2))
+        return r
+
+    return _per_arch(cfg, lambda a: layout.audit(a) if layout.audit(a).is_file() else None, make)
+
+
+def _cam_done(folder: Path) -> Path | None:
+    done = (folder / "cam.json").is_file() and (folder / "fig3.png").is_file()
+    return folder / "cam.json" if done else None
+
+
 def _cams(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
-          rt: Runtime) -> dict[str, Any]:
+          rt: Runtime, loaded: ModelCache) -> dict[str, Any]:
     from hideseek.explanation import figure3, ratio_plot, run_cam
 
-    res = {}
-    for arch in cfg.architectures:
+    def make(arch: str) -> dict[str, Any]:
         folder = layout.cam(arch)
-        if (folder / "cam.json").is_file() and (folder / "fig3.png").is_file():
-            res[arch] = json.loads((folder / "cam.json").read_text())
-            continue
         models: dict[str, str | Path] = {
             rep: layout.cell(CellKey(arch, rep, cfg.seeds[0]))
             for rep in cfg.representations}
         r = run_cam(models, data, masks, folder, runtime=rt, max_images=cfg.cam_max_images,
-                    n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask)
+                    n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask, method=cfg.cam_method,
+                    load=loaded.classifier)
         ratio_plot(folder / "lung_ratio.png", r, list(LABELS),
                    title=f"{arch}: Grad-CAM attribution in the lungs / lung area (95% CI)")
-        figure3(models, data, masks, folder / "fig3.png", runtime=rt)
+        figure3(models, data, masks, folder / "fig3.png", runtime=rt, load=loaded.classifier,
+                method=cfg.cam_method)
         r["folder"] = str(folder)
         (folder / "cam.json").write_text(json.dumps(r, indent=2))
-        res[arch] = r
-    return res
+        return r
+
+    return _per_arch(cfg, lambda a: _cam_done(layout.cam(a)), make)
 
 
 def _probe(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,

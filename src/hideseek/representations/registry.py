@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -83,6 +84,15 @@ class RepresentationSpec:
 
 _REPRESENTATIONS: dict[str, RepresentationSpec] = {}
 _FILLS: dict[str, tuple[FillFn, str]] = {}
+_T = TypeVar("_T")
+
+
+def _unregister(table: dict[str, Any], name: str, lookup: Callable[[str], _T]) -> _T:
+    """Remove ``name`` from ``table``; returns what ``lookup`` (which raises for an unknown
+    name, listing the choices) gives for it."""
+    found = lookup(name)
+    del table[name]
+    return found
 
 
 def register_representation(spec: RepresentationSpec, replace: bool = False) -> RepresentationSpec:
@@ -103,9 +113,7 @@ def unregister_representation(name: str) -> RepresentationSpec:
     Raises:
         UnknownNameError: Not registered.
     """
-    spec = get_representation(name)
-    del _REPRESENTATIONS[name]
-    return spec
+    return _unregister(_REPRESENTATIONS, name, get_representation)
 
 
 def representation_names(controls: bool = True) -> tuple[str, ...]:
@@ -171,9 +179,7 @@ def unregister_fill(name: str) -> FillFn:
     Raises:
         UnknownNameError: Not registered.
     """
-    fn = get_fill(name)
-    del _FILLS[name]
-    return fn
+    return _unregister(_FILLS, name, get_fill)
 
 
 def fill_names() -> tuple[str, ...]:

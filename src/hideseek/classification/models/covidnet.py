@@ -62,11 +62,9 @@ class _Stage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         total = self.shortcut(x)
         inp = x
-        for i, block in enumerate(self.blocks):
+        for block in self.blocks:
             total = total + block(inp)  # dense links: every later module sees every earlier one
             inp = self.act(total)
-            if i == 0:
-                x = inp
         return inp
 
 
