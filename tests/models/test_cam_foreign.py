@@ -100,6 +100,8 @@ def test_exported_models_get_occlusion_and_onnx_gradcam_is_refused(
                                                         ["value"], abs=1e-3)
     with pytest.raises(HideseekError, match="Grad-CAM needs a PyTorch module.*onnxruntime"):
         _cam({"data": exported["onnx"]}, pack, tmp_path / "g", spec=spec)
+    with pytest.raises(HideseekError, match="cannot hook the layers of a TorchScript graph"):
+        cam_model(exported["ts"], spec=spec)
 
 
 def test_cli_cam_refuses_onnx_gradcam_with_the_reason(

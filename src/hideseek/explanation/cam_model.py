@@ -97,6 +97,10 @@ def _layer(module: nn.Module, adapter: ModelAdapter, name: str | None) -> nn.Mod
                                  in_channels=module.in_channels)
     inner = adapter.module
     assert inner is not None
+    if isinstance(inner, torch.jit.ScriptModule):
+        raise HideseekError(f"{adapter.name}: Grad-CAM cannot hook the layers of a TorchScript "
+                            "graph; give the PyTorch module (our checkpoint, torchvision:, "
+                            "timm:, python:) or use --method occlusion")
     return find_target_layer(inner, size, name=name, in_channels=adapter.input.channels)
 
 
