@@ -12,6 +12,7 @@ __all__ = ["register"]
 
 def _cam(args: argparse.Namespace) -> int:
     from hideseek.classification.evaluate import format_cell
+    from hideseek.cli.classify_cmds import model_spec_arg
     from hideseek.data import LABELS, load_dataset
     from hideseek.explanation import figure3, ratio_plot, run_cam
     from hideseek.runtime import Runtime
@@ -23,13 +24,16 @@ def _cam(args: argparse.Namespace) -> int:
         rep, _, path = spec.partition("=")
         models[rep] = path
     rt = Runtime.auto(device=args.device, amp=False if args.no_amp else None)
+    foreign = {"spec": model_spec_arg(args), "arch": args.arch,
+               "target_layer": args.target_layer}
     result = run_cam(models, data, args.masks, args.out, split=args.split, runtime=rt,
                      batch_size=args.batch_size, max_images=args.max_images,
-                     n_boot=args.n_boot, method=args.method, seed=args.seed)
+                     n_boot=args.n_boot, method=args.method, seed=args.seed, **foreign)
     out = Path(args.out)
     classes = list(LABELS)
     plot = ratio_plot(out / "lung_ratio.png", result, classes)
-    grid = figure3(models, data, args.masks, out / "fig3.png", split=args.split, runtime=rt)
+    grid = figure3(models, data, args.masks, out / "fig3.png", split=args.split, runtime=rt,
+                   method=args.method, **foreign)
     print(f"{result['method']} on {result['n']} {result['split']} images; share of positive "
           "attribution inside the lungs / lung share of the area, pointing game, occlusion "
           "(drop when the lungs are blanked minus drop for an equal area outside); each beside "
@@ -57,9 +61,17 @@ def _null(m: dict[str, Any]) -> str:
 
 def register(sub: Any) -> None:
     """Add ``cam``."""
+    from hideseek.cli.classify_cmds import _spec_args as spec_arguments
+
     p = sub.add_parser("cam", help="Grad-CAM maps, attribution-in-lungs numbers, Fig. 3")
-    p.add_argument("--model", required=True, metavar="DIR", help="trained model (used for "
-                   "every representation unless --rep-model overrides one)")
+    p.add_argument("--model", required=True, metavar="MODEL", help="trained model: a training "
+                   "folder, a file (.pt2, TorchScript, ONNX: occlusion only) or "
+                   "torchvision:/timm:/xrv:/python:NAME (used for every representation unless "
+                   "--rep-model overrides one)")
+    p.add_argument("--arch", help="architecture of a plain state_dict")
+    p.add_argument("--target-layer", metavar="NAME",
+                   help="Grad-CAM layer (e.g. features.denseblock4; default: found)")
+    spec_arguments(p)
     p.add_argument("--rep-model", action="append", metavar="REP=DIR",
                    help="model for one representation (the protocol: one model per version)")
     p.add_argument("--data", required=True, nargs="+", metavar="DATA")

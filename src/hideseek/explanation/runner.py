@@ -6,22 +6,23 @@ import csv
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
-from hideseek.classification.checkpoint import load_classifier
-from hideseek.classification.config import config_from_meta
-from hideseek.classification.data import representation_dataset, usable_records
+from hideseek.classification.data import usable_records
 from hideseek.classification.evaluate import select_records
 from hideseek.classification.models.registry import Classifier
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.labels import LABELS
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.errors import HideseekError
+from hideseek.explanation.cam_model import CamModel, cam_model, make_explainer, model_dir_of
 from hideseek.explanation.gradcam import CamBatch
 from hideseek.explanation.measures import (
     attribution_numbers,
@@ -29,7 +30,7 @@ from hideseek.explanation.measures import (
     outside_region,
     summarise,
 )
-from hideseek.explanation.registry import get_explainer
+from hideseek.models.spec import ModelSpec
 from hideseek.progress import progress
 from hideseek.representations.registry import get_representation
 from hideseek.representations.transforms import lung_boxes
@@ -37,7 +38,7 @@ from hideseek.runtime import Runtime
 from hideseek.segmentation.postprocess import boxes_mask
 
 #: Path -> (classifier in eval mode, its metadata), the shape of ``load_classifier``.
-ModelLoad = Callable[[str | Path], tuple[Classifier, dict[str, Any]]]
+ModelLoad = Callable[[str | Path], Any]
 
 __all__ = ["ModelLoad", "cam_dataset", "figure3", "run_cam", "stratified_sample"]
 
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
-def _occlusion(model: Classifier, x: torch.Tensor, masks: np.ndarray, pred: torch.Tensor,
+def _occlusion(model: nn.Module, x: torch.Tensor, masks: np.ndarray, pred: torch.Tensor,
                rt: Runtime, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Drop of the predicted class's probability when the lungs / an equal area outside them
     are blanked (set to 0, the paper's fill)."""
@@ -110,23 +111,24 @@ def _rows(ds: Any, start: int, y: torch.Tensor, out: CamBatch, masks: np.ndarray
     return rows
 
 
-def cam_dataset(model: Classifier, ds: Any, rt: Runtime, batch_size: int = 16,
+def cam_dataset(model: Classifier | nn.Module, ds: Any, rt: Runtime, batch_size: int = 16,
                 keep_maps: bool = True, seed: int = 0, desc: str = "cam",
-                method: str = "gradcam") -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+                method: str = "gradcam", *, layer: nn.Module | None = None,
+                ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Attribution maps (predicted and true class) and the numbers for every image of ``ds``.
 
     Args:
         method: A registered explainer (:func:`hideseek.explanation.registry.get_explainer`);
             Grad-CAM's target layer is chosen for the images' size (>= 7 x 7 cells).
+        layer: Grad-CAM's target layer instead (:func:`hideseek.explanation.cam_model`).
 
     Returns:
         Per-image rows (measures, their nulls at the map's resolution, occlusion) and, with
         ``keep_maps``, the raw maps (``predicted``, ``true``: N x H x W float16) in dataset order.
     """
     rt.model(model)
-    spec = get_explainer(method)
     size = int(ds[0][0].shape[-1]) if len(ds) else None
-    explain = spec.factory(model, size)
+    explain = make_explainer(method, model, layer, size)
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     maps: dict[str, list[np.ndarray]] = {"predicted": [], "true": []}
@@ -146,16 +148,32 @@ def cam_dataset(model: Classifier, ds: Any, rt: Runtime, batch_size: int = 16,
     return rows, stacked
 
 
+def _cam_models(models: dict[str, str | Path], load: ModelLoad | None, spec: ModelSpec | None,
+                arch: str | None, target_layer: str | None,
+                method: str) -> dict[str, CamModel]:
+    """Each representation's model, loaded once (through ``load`` when given)."""
+    out = {}
+    for rep, m in models.items():
+        cm = cam_model(load(m) if load else m, spec=spec, arch=arch,
+                       target_layer=target_layer, method=method)
+        out[rep] = replace(cm, model_dir=model_dir_of(m)) if load else cm
+    return out
+
+
 def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Path,
             out: str | Path, split: str = "test", runtime: Runtime | None = None,
             cache_dir: str | Path | None = None, batch_size: int = 16,
             max_images: int | None = None, n_boot: int = 1000,
             on_bad_mask: str = "exclude", method: str = "gradcam",
-            seed: int = 0, *, load: ModelLoad | None = None) -> dict[str, Any]:
+            seed: int = 0, *, spec: ModelSpec | None = None, arch: str | None = None,
+            target_layer: str | None = None,
+            load: ModelLoad | None = None) -> dict[str, Any]:
     """Attribution numbers per representation, each beside its null.
 
     Args:
-        models: Representation -> trained model. One model for every representation is the
+        models: Representation -> trained model: anything :func:`hideseek.models.resolve_model`
+            takes (our training folder, ``torchvision:NAME``, ``.pt2`` / TorchScript / ONNX
+            files, ...; ONNX: occlusion only). One model for every representation is the
             test-time audit; one model per representation (each trained on it) is the
             protocol's Fig. 3.
         data: The dataset; ``split`` of it is used (by the first model's ``splits.csv``).
@@ -164,8 +182,11 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
         max_images: A stratified (label x source), seeded random sample of this many images.
         method: A registered explainer (``gradcam``, ``occlusion``, ...).
         seed: Seed of the sample, the null maps and the bootstrap.
-        load: Path -> (model, metadata), e.g. a run's
-            :meth:`~hideseek.protocol.models.ModelCache.classifier`; default: read the file.
+        spec: The model spec of foreign models (class order, input, activation).
+        arch: Architecture of plain state dicts.
+        target_layer: Grad-CAM layer by name (default: found at the model's input size).
+        load: Path -> loaded model (e.g. a run's
+            :meth:`~hideseek.protocol.models.ModelCache.adapter`); default: read the file.
 
     Returns:
         ``{"representations": {rep: {"per_class": {class: {"lung_share", "lung_ratio",
@@ -178,9 +199,9 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
     cache = default_cache_dir() if cache_dir is None else cache_dir
     mdir = Path(masks_dir)
     usable, originals = usable_records(data, mdir, on_bad_mask)
-    first = Path(next(iter(models.values())))
-    records = select_records(data.with_records(usable), first if first.is_dir()
-                             else first.parent, split)
+    loaded = _cam_models(models, load, spec, arch, target_layer, method)
+    records = select_records(data.with_records(usable), next(iter(loaded.values())).model_dir,
+                             split)
     records = stratified_sample(records, max_images, seed) if max_images else records
     if not records:
         raise HideseekError(f"no {split} images for Grad-CAM in {data.root}")
@@ -189,11 +210,11 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
     all_rows = []
     for rep, model_path in models.items():
         get_representation(rep)  # an unknown name is a clear error listing the choices
-        model, meta = (load or load_classifier)(model_path)
-        ds = representation_dataset(data, records, config_from_meta(meta, rep), mdir, cache,
-                                    train=False, originals=originals)
-        rows, maps = cam_dataset(model, ds, rt, batch_size, seed=seed, desc=f"cam {rep}",
-                                 method=method)
+        cm = loaded[rep]
+        meta = cm.meta
+        ds = cm.dataset(data, records, rep, mdir, cache, originals)
+        rows, maps = cam_dataset(cm.module, ds, rt, batch_size, seed=seed, desc=f"cam {rep}",
+                                 method=method, layer=cm.layer)
         np.savez_compressed(out / f"maps_{rep}.npz", filenames=np.array(
             [r["filename"] for r in rows]), **maps)  # type: ignore[arg-type]
         all_rows += [{**r, "representation": rep} for r in rows]
@@ -217,34 +238,36 @@ def _write_outputs(out: Path, rows: list[dict[str, Any]], result: dict[str, Any]
 def figure3(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Path,
             out_png: str | Path, split: str = "test", runtime: Runtime | None = None,
             cache_dir: str | Path | None = None, title: str = "", *,
-            load: ModelLoad | None = None, method: str = "gradcam") -> Path:
+            spec: ModelSpec | None = None, arch: str | None = None,
+            target_layer: str | None = None, method: str = "gradcam",
+            load: ModelLoad | None = None) -> Path:
     """The paper's Fig. 3: one image per true class (the same image in every column), each
-    representation's Grad-CAM and prediction (``load`` and ``method``: as in :func:`run_cam`)."""
+    representation's attribution map (``method``) and prediction; ``spec``, ``arch`` and
+    ``target_layer`` as in :func:`run_cam`."""
     from hideseek.explanation.figures import cam_grid
 
     rt = runtime or Runtime.auto()
     cache = default_cache_dir() if cache_dir is None else cache_dir
     mdir = Path(masks_dir)
     usable, originals = usable_records(data, mdir)
-    first = Path(next(iter(models.values())))
-    records = select_records(data.with_records(usable), first if first.is_dir()
-                             else first.parent, split)
+    loaded = _cam_models(models, load, spec, arch, target_layer, method)
+    records = select_records(data.with_records(usable), next(iter(loaded.values())).model_dir,
+                             split)
     chosen = []
     for label in LABELS:
         match = [r for r in records if r.label == label]
         if match:
             chosen.append(match[0])
     tiles = {}
-    arch = ""
-    for rep, model_path in models.items():
-        model, meta = (load or load_classifier)(model_path)
-        arch = meta.get("arch", "")
-        ds = representation_dataset(data, chosen, config_from_meta(meta, rep), mdir, cache,
-                                    train=False, originals=originals)
-        rows, maps = cam_dataset(model, ds, rt, batch_size=len(chosen), desc=f"fig3 {rep}",
-                                 method=method)
+    shown = ""
+    for rep in models:
+        cm = loaded[rep]
+        shown = cm.meta.get("arch", "")
+        ds = cm.dataset(data, chosen, rep, mdir, cache, originals)
+        rows, maps = cam_dataset(cm.module, ds, rt, batch_size=len(chosen), desc=f"fig3 {rep}",
+                                 method=method, layer=cm.layer)
         for i, row in enumerate(rows):
             tiles[(row["label"], rep)] = (ds.array(i), maps["predicted"][i].astype(np.float32),
                                           row["prediction"], row["probability"])
     return cam_grid(out_png, tiles, list(LABELS), list(models),
-                    title or f"Grad-CAM of {arch} (rows: true class; columns: representation)")
+                    title or f"Grad-CAM of {shown} (rows: true class; columns: representation)")

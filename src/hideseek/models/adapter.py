@@ -118,7 +118,8 @@ def to_probabilities(raw: torch.Tensor, spec: ModelSpec, m: np.ndarray | None) -
         return s @ mt
     scores = (s.unsqueeze(2) * mt.unsqueeze(0)).amax(1)  # N x 3: best output per label
     if spec.normal == "one_minus_max":
-        scores[:, 0] = 1.0 - scores[:, 1:].amax(1)
+        # not in place: Grad-CAM back-propagates through these scores
+        scores = torch.cat([1.0 - scores[:, 1:].amax(1, keepdim=True), scores[:, 1:]], 1)
     return scores / scores.sum(1, keepdim=True).clamp_min(1e-8)
 
 

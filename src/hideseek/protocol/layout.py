@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hideseek.naming import safe_name
+
 __all__ = ["CellKey", "RunLayout"]
 
 
@@ -42,7 +44,7 @@ class RunLayout:
 
     def cell(self, key: CellKey) -> Path:
         """A cell's folder: ``cells/<arch>/<representation>/seed<seed>``."""
-        return self.root / "cells" / key.arch / key.representation / f"seed{key.seed}"
+        return self.root / "cells" / safe_name(key.arch) / key.representation / f"seed{key.seed}"
 
     def predictions(self, key: CellKey) -> Path:
         """A cell's test predictions (what the verdict rule reads)."""
@@ -50,11 +52,11 @@ class RunLayout:
 
     def audit(self, arch: str) -> Path:
         """The test-time audit of an architecture's ``data`` model."""
-        return self.root / "audit" / f"{arch}.json"
+        return self.root / "audit" / f"{safe_name(arch)}.json"
 
     def cam(self, arch: str) -> Path:
         """An architecture's Grad-CAM folder."""
-        return self.root / "cam" / arch
+        return self.root / "cam" / safe_name(arch)
 
     @property
     def config(self) -> Path:
@@ -88,7 +90,7 @@ class RunLayout:
 
     def forest(self, arch: str) -> Path:
         """An architecture's forest plot of retained skill per class."""
-        return self.figures / f"forest_{arch}.png"
+        return self.figures / f"forest_{safe_name(arch)}.png"
 
     @property
     def comparisons(self) -> Path:

@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hideseek.data.labels import LABELS
 from hideseek.formatting import format_value_ci
+from hideseek.naming import safe_name
 from hideseek.protocol.forest import flag_words, forest_plot
 from hideseek.protocol.layout import CellKey, RunLayout
 from hideseek.protocol.verdicts import RULE
@@ -63,7 +64,7 @@ def _arch_section(results: dict[str, Any], arch: str, out: Path) -> dict[str, An
     cfg = results["config"]
     seed = cfg["seeds"][0]
     header, rows = paper_table(results, arch, seed)
-    _write_tables(out, f"paper_table_{arch}", header, rows)
+    _write_tables(out, f"paper_table_{safe_name(arch)}", header, rows)
     seed_rows = []
     if len(cfg["seeds"]) > 1:
         for rep in cfg["representations"]:
@@ -92,7 +93,7 @@ def _arch_section(results: dict[str, Any], arch: str, out: Path) -> dict[str, An
              else "-",
              f"{audit['vs_data'][rep]['mcnemar_p']:.3g}" if rep in audit["vs_data"] else "-"]
             for rep, m in audit["representations"].items()]
-        _write_tables(out, f"audit_{arch}", ah, section["audit_rows"])
+        _write_tables(out, f"audit_{safe_name(arch)}", ah, section["audit_rows"])
     cam = results.get("cam", {}).get(arch)
     if cam:
         cam_rows = []
@@ -102,10 +103,10 @@ def _arch_section(results: dict[str, Any], arch: str, out: Path) -> dict[str, An
                                  _fmt(m["lung_ratio"]), _fmt(m["box_share"]),
                                  _fmt(m["pointing"]), _fmt(m["occlusion"])])
         section["cam_rows"] = cam_rows
-        _write_tables(out, f"cam_{arch}", ["representation", "class", "n", "lung share",
+        _write_tables(out, f"cam_{safe_name(arch)}", ["representation", "class", "n", "lung share",
                                            "lung ratio", "box share", "pointing", "occlusion"],
                       cam_rows)
-        folder = Path(cam.get("folder", out / "cam" / arch))
+        folder = Path(cam.get("folder", out / "cam" / safe_name(arch)))
         section["ratio_png"] = _png(folder / "lung_ratio.png")
         section["fig3_png"] = _png(folder / "fig3.png")
     return section

@@ -274,10 +274,10 @@ def _cams(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
             for rep in cfg.representations}
         r = run_cam(models, data, masks, folder, runtime=rt, max_images=cfg.cam_max_images,
                     n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask, method=cfg.cam_method,
-                    load=loaded.classifier)
+                    load=loaded.adapter)
         ratio_plot(folder / "lung_ratio.png", r, list(LABELS),
                    title=f"{arch}: Grad-CAM attribution in the lungs / lung area (95% CI)")
-        figure3(models, data, masks, folder / "fig3.png", runtime=rt, load=loaded.classifier,
+        figure3(models, data, masks, folder / "fig3.png", runtime=rt, load=loaded.adapter,
                 method=cfg.cam_method)
         r["folder"] = str(folder)
         (folder / "cam.json").write_text(json.dumps(r, indent=2))
