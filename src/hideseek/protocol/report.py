@@ -15,7 +15,7 @@ from hideseek.protocol.forest import flag_words, forest_plot
 from hideseek.protocol.layout import CellKey, RunLayout
 from hideseek.protocol.verdicts import RULE
 
-__all__ = ["paper_table", "write_report"]
+__all__ = ["freshness_text", "paper_table", "write_report"]
 
 _SHORT = {"normal": "normal", "pneumonia": "pneumo", "COVID-19": "covid"}
 
@@ -131,10 +131,21 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
         qc=qc, qc_columns=list(qc[0]) if qc else [],
         fig1=_png(Path(results.get("figures", {}).get("fig1", out / "figures" / "fig1.png"))),
         archs=[_arch_section(results, a, out) for a in cfg["architectures"]],
-        probe=results.get("probe"), fmt=_fmt)
+        probe=results.get("probe"), fmt=_fmt, freshness=freshness_text(results))
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def freshness_text(results: dict[str, Any]) -> str:
+    """What this run reused from an earlier one (inputs unchanged) and what it redid."""
+    reused, redone = results.get("reused"), results.get("redone")
+    if reused is None and redone is None:
+        return ""
+    parts = [f"Redone in this run ({len(redone or [])}): {', '.join(redone) or 'nothing'}."]
+    parts.append(f"Reused from an earlier run with identical inputs, settings and code "
+                 f"({len(reused or [])}): {', '.join(reused or []) or 'nothing'}.")
+    return " ".join(parts)
 
 
 def _first_screen(verdicts: dict[str, Any], out: Path) -> list[dict[str, Any]]:
