@@ -139,12 +139,13 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
 
 def freshness_text(results: dict[str, Any]) -> str:
     """What this run reused from an earlier one (inputs unchanged) and what it redid."""
-    reused, redone = results.get("reused"), results.get("redone")
-    if reused is None and redone is None:
+    if "reused" not in results and "redone" not in results:
         return ""
-    parts = [f"Redone in this run ({len(redone or [])}): {', '.join(redone) or 'nothing'}."]
+    reused: list[str] = results.get("reused") or []
+    redone: list[str] = results.get("redone") or []
+    parts = [f"Redone in this run ({len(redone)}): {', '.join(redone) or 'nothing'}."]
     parts.append(f"Reused from an earlier run with identical inputs, settings and code "
-                 f"({len(reused or [])}): {', '.join(reused or []) or 'nothing'}.")
+                 f"({len(reused)}): {', '.join(reused) or 'nothing'}.")
     return " ".join(parts)
 
 
