@@ -12,7 +12,14 @@ import yaml
 from hideseek.cli.main import main
 from hideseek.data.io import write_png
 from hideseek.data.labels import LABELS
-from hideseek.data.phantom import COVIDX_SOURCES, SITES, make_phantom, write_covidx_tree
+from hideseek.data.phantom import (
+    COVIDX_SOURCES,
+    SITES,
+    PhantomConfig,
+    make_phantom,
+    write_covidx_tree,
+    write_phantom_dataset,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE, SEED = 48, 1
@@ -28,7 +35,7 @@ def _tree_with_masks(root: Path) -> Path:
     return root / "masks"
 
 
-def _small_paper_config(tmp_path: Path, tree: Path, masks: Path) -> Path:
+def _small_paper_config(tmp_path: Path, tree: Path, masks: Path, external: Path) -> Path:
     paper = yaml.safe_load((ROOT / "configs" / "covidx5-paper.yaml").read_text())
     cfg = {**paper, "data": [str(tree / "train.txt"), str(tree / "test.txt")],
            "images": str(tree), "masks": str(masks), "architectures": ["resnet18"],
@@ -36,8 +43,8 @@ def _small_paper_config(tmp_path: Path, tree: Path, masks: Path) -> Path:
            "train": {**paper["train"], "image_size": 32, "batch_size": 16, "epochs": 1,
                      "pretrained": False, "workers": 0, "crop_top": 0.0},
            "cam_max_images": 6, "n_boot": 50, "output": str(tmp_path / "run"),
-           "cpus_per_cell": 1, "gpus_per_cell": 0}
-    assert set(cfg) == set(paper) | {"masks"}  # the shipped config's keys and layout
+           "cpus_per_cell": 1, "gpus_per_cell": 0, "external_test": str(external)}
+    assert set(cfg) == set(paper) | {"masks", "external_test"}  # the shipped layout
     path = tmp_path / "covidx-small.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
@@ -47,7 +54,9 @@ def test_covidx_tree_runs_to_the_report_with_per_source_results(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HIDESEEK_CACHE", str(tmp_path / "cache"))
     tree = tmp_path / "covidx"
-    cfg = _small_paper_config(tmp_path, tree, _tree_with_masks(tree))
+    external = tmp_path / "other_hospitals"  # another collection: its own patients and sites
+    write_phantom_dataset(external, PhantomConfig(scenario="shortcut", n=24, size=SIZE, seed=5))
+    cfg = _small_paper_config(tmp_path, tree, _tree_with_masks(tree), external)
     assert main(["run", str(cfg)]) == 0
     run = tmp_path / "run"
     results = json.loads((run / "results.json").read_text())
@@ -60,3 +69,7 @@ def test_covidx_tree_runs_to_the_report_with_per_source_results(
     html = (run / "report.html").read_text()
     assert all(s in html for s in COVIDX_SOURCES)
     assert (run / "audit" / "resnet18.json").is_file() and results["probe"] is not None
+    ext = results["external_test"]["resnet18/data/seed0"]
+    assert ext["n"] == 24 and ext["external"] is True and ext["hash"]
+    assert set(ext["per_source"]) == {"site_a", "site_b", "site_c"}
+    assert "External test set" in html and "site_b" in html

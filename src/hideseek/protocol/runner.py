@@ -224,11 +224,13 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     audits = _audits(stages) if cfg.audit else {}
     cams = _cams(stages) if cfg.cam else {}
     probe = _probe(stages) if cfg.probe_source else None
+    external = _external_tests(stages) if cfg.external_test else {}
     results_all = {"config": cfg.model_dump(mode="json"), "environment": env, "mask_qc": qc,
                    "figures": {"fig1": str(layout.fig1)},
                    "cells": {k.id: c for k, c in cells.items()},
                    "comparisons": comparisons, "verdicts": verdicts, "audits": audits,
-                   "cam": cams, "probe": probe, "reused": fresh.reused,
+                   "cam": cams, "probe": probe, "external_test": external,
+                   "reused": fresh.reused,
                    "redone": fresh.redone}
     layout.results.write_text(json.dumps(results_all, indent=2, default=str))
     write_report(results_all, layout.root)
@@ -333,3 +335,32 @@ def _probe(st: _StageInputs) -> dict[str, Any] | None:
     out = {**out, "hash": h}
     path.write_text(json.dumps(out, indent=2, default=str))
     return out
+
+
+def _external_tests(st: _StageInputs) -> dict[str, Any]:
+    """Each data-trained cell on ``external_test`` (no patient may overlap), per source."""
+    from hideseek.classification.evaluate import evaluate
+    from hideseek.data.hashing import content_hash
+
+    cfg = st.cfg
+    ext = load_dataset(cfg.external_test or "", images=cfg.external_images)
+    ext_hash = stage_hash({"images": content_hash(ext.image_path(r) for r in ext.records),
+                           "records": [(r.filename, r.label, r.source, r.patient_id)
+                                       for r in ext.records]})
+    res: dict[str, Any] = {}
+    for arch in cfg.architectures:
+        for seed in cfg.seeds:
+            key = CellKey(arch, "data", seed)
+            path = st.layout.external(key)
+            h = stage_hash({"stage": "external", "cell": st.cell_hashes.get(key),
+                            "external": ext_hash, "n_boot": cfg.n_boot, "code": st.hashes.code})
+            found = read_stamped(path, h)
+            st.fresh.note(f"external {key.id}", found is not None)
+            if found is None:
+                metrics, _ = evaluate(st.layout.cell(key), ext, n_boot=cfg.n_boot,
+                                      runtime=st.rt, external=True)
+                found = {**metrics, "data": cfg.external_test, "hash": h}
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(found, indent=2))
+            res[key.id] = found
+    return res

@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from hideseek.data.hashing import code_fingerprint, file_hashes
 from hideseek.data.io import read_image, read_mask, write_png
 from hideseek.data.manifest import CXRDataset, Record, write_manifest
 from hideseek.data.masks import mask_name
@@ -100,6 +99,8 @@ def _write_index(data: CXRDataset, out: Path, rep: str, records: list[Record],
 def _image_keys(jobs: list[tuple[Path, Path | None, dict[str, Path], bool, RepresentOptions]],
                 names: list[str], opt: RepresentOptions) -> dict[str, str]:
     """Per image: a hash of its bytes, its mask's bytes, the options and the code."""
+    from hideseek.data.hashing import code_fingerprint, file_hashes
+
     images = file_hashes([j[0] for j in jobs])
     with_mask = [j[1] for j in jobs if j[1] is not None and not j[3]]
     masks = iter(file_hashes(with_mask))
