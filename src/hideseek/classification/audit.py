@@ -151,17 +151,17 @@ class AuditInputs:
                         desc=f"predict {tag}")
 
 
-def _inputs(model_path: str | Path, data: CXRDataset, masks_dir: str | Path, split: str,
+def _inputs(model_path: str | Path | None, data: CXRDataset, masks_dir: str | Path, split: str,
             arch: str | None, runtime: Runtime | None, cache_dir: str | Path | None,
             batch_size: int, on_bad_mask: str, fill: str | None, spec: ModelSpec | None = None,
-            adapter: ModelAdapter | None = None) -> AuditInputs:
+            adapter: ModelAdapter | None = None, external: bool = False) -> AuditInputs:
     if fill is not None and fill not in FILLS:
         raise HideseekError(f"unknown fill {fill!r}; choose from {', '.join(FILLS)}")
     model, model_dir = _open(model_path, arch, spec, adapter)
     meta = model.meta
     mdir = Path(masks_dir)
     usable, originals = usable_records(data, mdir, on_bad_mask)
-    records = select_records(data.with_records(usable), model_dir, split)
+    records = select_records(data.with_records(usable), model_dir, split, external=external)
     if not records:
         raise HideseekError(f"no {split} images to audit in {data.root}")
     if config_from_meta(meta, "data").target != "label":
@@ -182,13 +182,14 @@ def _effects_json(e: AuditEffects) -> dict[str, Any]:
             "control_area_ratio": e.control_area_ratio}
 
 
-def audit(model_path: str | Path, data: CXRDataset, masks_dir: str | Path,
+def audit(model_path: str | Path | None, data: CXRDataset, masks_dir: str | Path,
           representations: tuple[str, ...] = REPRESENTATIONS, split: str = "test",
           arch: str | None = None, runtime: Runtime | None = None,
           cache_dir: str | Path | None = None, batch_size: int = 32, n_boot: int = 1000,
           on_bad_mask: str = "exclude", fill: str | None = None, controls: bool = True,
           min_effect: float = 0.10, seed: int = 0, *, spec: ModelSpec | None = None,
-          adapter: ModelAdapter | None = None) -> tuple[dict[str, Any], dict[str, Predictions]]:
+          adapter: ModelAdapter | None = None,
+          external: bool = False) -> tuple[dict[str, Any], dict[str, Predictions]]:
     """Test one trained model on every representation of the same test images (no retraining).
 
     Each representation is compared with ``data`` (McNemar exact test, paired bootstrap of the
@@ -201,13 +202,15 @@ def audit(model_path: str | Path, data: CXRDataset, masks_dir: str | Path,
         controls: Run the matched controls and give ``audit_verdict``.
         min_effect: Smallest net drop / skill above chance (balanced accuracy) that counts.
         seed: Seed of the patient bootstrap.
+        external: Audit every image as data the model never saw (refused on a patient overlap
+            with the model's training / validation split).
 
     Returns:
         The JSON result (``representations``, ``vs_data``, ``audit_verdict``, ``audit`` ...)
         and the predictions per representation (controls as ``<name>_control``).
     """
     inp = _inputs(model_path, data, masks_dir, split, arch, runtime, cache_dir, batch_size,
-                  on_bad_mask, fill, spec, adapter)
+                  on_bad_mask, fill, spec, adapter, external)
     reps = tuple(dict.fromkeys(("data", *representations)))
     preds = {rep: inp.predict(rep) for rep in reps}
     hidden = [rep for rep in reps if controls and hides_lungs(rep)]

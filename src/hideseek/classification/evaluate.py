@@ -76,24 +76,64 @@ class Predictions:
                             self.classes[p], *(f"{v:.5f}" for v in pr)])
 
 
-def select_records(data: CXRDataset, model_dir: Path | None, split: str) -> list[Record]:
-    """The records of ``split``: by the model's own ``splits.csv`` when it lists these images,
-    else by the dataset's ``split`` column, else all of them (an external test set)."""
+def _stem(filename: str) -> str:
+    """``dir/x.jpg`` -> ``dir/x`` (``represent`` writes ``x.png``)."""
+    return Path(filename).with_suffix("").as_posix()
+
+
+def _read_splits(splits_file: Path) -> list[dict[str, str]]:
+    with splits_file.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _external(data: CXRDataset, rows: list[dict[str, str]], splits_file: Path) -> list[Record]:
+    """All records, after refusing any patient of the model's training or validation split."""
+    seen = {row.get("patient_id") or "" for row in rows if row.get("split") in {"train", "val"}}
+    overlap = sorted({r.patient_id for r in data.records if r.patient_id in seen})
+    if overlap:
+        shown = ", ".join(overlap[:20]) + (f" ... ({len(overlap)} in all)" if len(overlap) > 20
+                                          else "")
+        raise HideseekError(f"{data.root}: not an external test set: {len(overlap)} patient(s) "
+                            f"of the model's training/validation split ({splits_file}): {shown}")
+    log.info("%s: %d images as an external test set (no patient overlap with %s)", data.root,
+             len(data.records), splits_file)
+    return list(data.records)
+
+
+def select_records(data: CXRDataset, model_dir: Path | None, split: str, *,
+                   external: bool = False) -> list[Record]:
+    """The records of ``split``: by the model's own ``splits.csv`` (matched on the file name,
+    else on the stem: ``x.jpg`` ~ ``x.png``), else by the dataset's ``split`` column.
+
+    Args:
+        external: Evaluate all records as data the model never saw; refused when a patient is in
+            the model's training or validation split.
+
+    Raises:
+        HideseekError: ``external`` with a patient overlap; or, without ``external``, no image
+            matches the model's ``splits.csv`` and the data has no split column.
+    """
+    splits_file = None if model_dir is None else model_dir / "splits.csv"
+    rows = _read_splits(splits_file) if splits_file is not None and splits_file.is_file() else []
+    if external:
+        return _external(data, rows, splits_file) if splits_file and rows else list(data.records)
     if split == "all":
         return list(data.records)
-    splits_file = None if model_dir is None else model_dir / "splits.csv"
-    if splits_file is not None and splits_file.is_file():
-        with splits_file.open(newline="") as fh:
-            assigned = {row["filename"]: row["split"] for row in csv.DictReader(fh)}
-        known = [r for r in data.records if r.filename in assigned]
+    for key in (lambda name: name, _stem):
+        assigned = {key(row["filename"]): row["split"] for row in rows}
+        known = [r for r in data.records if key(r.filename) in assigned]
         if known:
-            chosen = [r for r in known if assigned[r.filename] == split]
+            chosen = [r for r in known if assigned[key(r.filename)] == split]
             log.info("%d %s images by the model's splits.csv", len(chosen), split)
             return chosen
     if any(r.split for r in data.records):
         return [r for r in data.records if r.split == split]
-    log.info("%s: no split information for these images; evaluating all %d as an external "
-             "test set", data.root, len(data.records))
+    if rows:
+        raise HideseekError(f"{data.root}: none of these images is in the model's {splits_file} "
+                            "and the data has no split column, so they may include training "
+                            "patients; to test on data the model never saw, pass --external")
+    log.warning("%s: no split information for these images or the model; evaluating all %d",
+                data.root, len(data.records))
     return list(data.records)
 
 
@@ -153,8 +193,8 @@ def evaluate(model_path: str | Path, data: CXRDataset, representation: str | Non
              masks_dir: str | Path | None = None, split: str = "test", arch: str | None = None,
              runtime: Runtime | None = None, cache_dir: str | Path | None = None,
              batch_size: int = 32, n_boot: int = 1000, on_bad_mask: str = "exclude", *,
-             spec: ModelSpec | None = None,
-             adapter: ModelAdapter | None = None) -> tuple[dict[str, Any], Predictions]:
+             spec: ModelSpec | None = None, adapter: ModelAdapter | None = None,
+             external: bool = False) -> tuple[dict[str, Any], Predictions]:
     """Evaluate a trained model on one representation of the test split.
 
     Args:
@@ -162,6 +202,8 @@ def evaluate(model_path: str | Path, data: CXRDataset, representation: str | Non
             file, ``torchvision:NAME``...); ignored when ``adapter`` is given.
         spec: The model spec of a foreign model (class order, input, activation).
         adapter: An already loaded model.
+        external: Test on every image as data the model never saw (see
+            :func:`select_records`).
 
     Returns:
         The metrics (the stable JSON shape of the CLI) and the predictions.
@@ -173,13 +215,14 @@ def evaluate(model_path: str | Path, data: CXRDataset, representation: str | Non
         raise HideseekError(f"representation {rep} needs lung masks (--masks DIR)")
     mdir = Path(masks_dir) if masks_dir else None
     usable, originals = usable_records(data, mdir, on_bad_mask)
-    records = select_records(data.with_records(usable), model_dir, split)
+    records = select_records(data.with_records(usable), model_dir, split, external=external)
     if not records:
         raise HideseekError(f"no {split} images to evaluate in {data.root}")
     preds = _predict(model, meta, data, records, rep, mdir, originals,
                      runtime or Runtime.auto(), cache_dir, batch_size)
     result = preds.metrics(n_boot)
-    result.update({"representation": rep, "split": split, "arch": meta.get("arch")})
+    result.update({"representation": rep, "split": split, "arch": meta.get("arch"),
+                   "external": external})
     return result, preds
 
 

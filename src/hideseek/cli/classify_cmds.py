@@ -90,7 +90,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     result, preds = evaluate(args.model, _data_from_opt(args), args.representation, args.masks,
                              split=args.split, arch=args.arch, runtime=_runtime(args),
                              batch_size=args.batch_size, n_boot=args.n_boot,
-                             on_bad_mask=args.on_bad_mask, spec=model_spec_arg(args))
+                             on_bad_mask=args.on_bad_mask, spec=model_spec_arg(args),
+                             external=args.external)
     print(f"{result['arch']} on {result['representation']} ({result['split']} split, "
           f"95% intervals: Wilson for proportions)\n")
     print(format_table({result["representation"]: result}))
@@ -112,7 +113,7 @@ def _audit(args: argparse.Namespace) -> int:
                           arch=args.arch, runtime=_runtime(args), batch_size=args.batch_size,
                           n_boot=args.n_boot, on_bad_mask=args.on_bad_mask, fill=args.fill,
                           controls=not args.no_controls, min_effect=args.min_effect,
-                          spec=model_spec_arg(args))
+                          spec=model_spec_arg(args), external=args.external)
     print(f"audit of {result['arch']} (trained on {result['trained_on'] or 'unknown'}) on "
           f"{result['n']} {result['split']} images in every representation, no retraining\n")
     print(format_table(result["representations"], result["vs_data"]))
@@ -194,6 +195,12 @@ def _eval_args(p: argparse.ArgumentParser, masks_required: bool) -> None:
     _common(p)
 
 
+def _external_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--external", action="store_true",
+                   help="test on every image as data the model never saw (refused when a "
+                   "patient is in the model's training or validation split)")
+
+
 def _spec_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model spec (foreign models; each overrides --spec)")
     g.add_argument("--spec", metavar="YAML", help="model.yaml: classes, activation, mapping, "
@@ -226,12 +233,14 @@ def register(sub: Any) -> None:
 
     e = sub.add_parser("evaluate", help="test-set metrics with 95%% intervals")
     _eval_args(e, masks_required=False)
+    _external_arg(e)
     e.add_argument("--representation", help="default: the one the model was trained on")
     e.add_argument("--csv", metavar="PATH", help="per-image predictions")
     e.set_defaults(handler=_evaluate)
 
     a = sub.add_parser("audit", help="test one trained model on all five representations")
     _eval_args(a, masks_required=True)
+    _external_arg(a)
     a.add_argument("--csv-dir", metavar="DIR", help="per-image predictions per representation")
     a.add_argument("--fill", help="fill of the hidden region (default: the model's training "
                    "fill); e.g. zero, mean, blur, linear")

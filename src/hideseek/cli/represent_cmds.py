@@ -27,8 +27,9 @@ def _represent(args: argparse.Namespace) -> int:
                            representations=tuple(args.representations
                                                  or RepresentOptions.representations))
     summary = write_representations(data, masks_dir, args.out, opt)
-    print(f"{summary['images']} images: {summary['written']} written, {summary['skipped']} "
-          f"already there, {summary['excluded']} excluded and {summary['kept_original']} kept "
+    print(f"{summary['images']} images: {summary['written']} written ({summary['redone']} "
+          f"redone: inputs, options or code changed), {summary['skipped']} already there "
+          f"(reused), {summary['excluded']} excluded and {summary['kept_original']} kept "
           f"original for a bad mask (policy {args.on_bad_mask}) -> {args.out}/<representation>/")
     print("\nmask QC (lung area fraction per label x source):")
     cols = list(summary["mask_qc"][0])

@@ -171,11 +171,8 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
     """Attribution numbers per representation, each beside its null.
 
     Args:
-        models: Representation -> trained model: anything :func:`hideseek.models.resolve_model`
-            takes (our training folder, ``torchvision:NAME``, ``.pt2`` / TorchScript / ONNX
-            files, ...; ONNX: occlusion only). One model for every representation is the
-            test-time audit; one model per representation (each trained on it) is the
-            protocol's Fig. 3.
+        models: Representation -> model (anything :func:`hideseek.models.resolve_model`
+            takes; ONNX: occlusion only): one model for all is the test-time audit.
         data: The dataset; ``split`` of it is used (by the first model's ``splits.csv``).
         masks_dir: Lung masks.
         out: Folder for ``cam.json``, ``per_image.csv`` and ``maps_<representation>.npz``.
@@ -185,8 +182,7 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
         spec: The model spec of foreign models (class order, input, activation).
         arch: Architecture of plain state dicts.
         target_layer: Grad-CAM layer by name (default: found at the model's input size).
-        load: Path -> loaded model (e.g. a run's
-            :meth:`~hideseek.protocol.models.ModelCache.adapter`); default: read the file.
+        load: Path -> loaded model (a run's ``ModelCache.adapter``); default: read the file.
 
     Returns:
         ``{"representations": {rep: {"per_class": {class: {"lung_share", "lung_ratio",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hideseek.errors import HideseekError
 from hideseek.models.loaders import resolve_model
 from hideseek.models.spec import ModelSpec
 from hideseek.runtime import Runtime
@@ -32,7 +33,7 @@ def audit(model: Any, data: Any, masks: str | Path | None = None, *,
     Returns:
         The result ``hideseek audit --json`` writes.
     """
-    from hideseek.classification.evaluate import audit as audit_model
+    from hideseek.classification.audit import audit as audit_model
     from hideseek.data import load_dataset
     from hideseek.data.manifest import CXRDataset
 
@@ -41,6 +42,8 @@ def audit(model: Any, data: Any, masks: str | Path | None = None, *,
     adapter = resolve_model(model, spec)
     dataset = data if isinstance(data, CXRDataset) else load_dataset(data)
     mdir = masks if masks is not None else dataset.masks_dir
+    if mdir is None:
+        raise HideseekError(f"{dataset.root}: the audit needs lung masks (masks=...)")
     result, _ = audit_model(None, dataset, mdir, split=split, runtime=runtime,
                             batch_size=batch_size, n_boot=n_boot, cache_dir=cache_dir,
                             adapter=adapter, **kw)

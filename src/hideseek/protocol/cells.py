@@ -19,12 +19,26 @@ __all__ = ["cell_hash", "cell_is_done", "run_cell"]
 log = logging.getLogger(__name__)
 
 
+_UNUSED_BY_DATA = ("fill", "box_margin")  # the ``data`` cell never hides anything
+
+
 def cell_hash(spec: dict[str, Any]) -> str:
-    """Hash of a cell's definition (config, data and mask fingerprints, code version)."""
+    """Hash of what a cell depends on: its settings, the data and masks by content (the spec's
+    ``data_hash`` / ``masks_hash``) and the code (``code``, else the package version).
+
+    The fill and box margin enter only the cells of representations that hide something, so
+    changing the fill leaves the ``data`` cells reused.
+    """
     from hideseek import __version__
 
     keep = {k: v for k, v in spec.items() if k not in {"out", "cache_dir"}}
-    blob = json.dumps({**keep, "version": __version__}, sort_keys=True, default=str)
+    train = dict(keep.get("train", {}))
+    if train.get("representation") == "data":
+        for name in _UNUSED_BY_DATA:
+            train.pop(name, None)
+    keep["train"] = train
+    keep.setdefault("code", __version__)
+    blob = json.dumps(keep, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

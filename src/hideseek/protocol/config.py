@@ -50,6 +50,10 @@ class ProtocolConfig(BaseModel):
     probe_arch: str | None = None
     n_boot: int = 1000
     output: str = "runs/protocol"
+    external_test: str | None = Field(
+        default=None, description="a collection the models never saw (pack folder or COVIDx "
+        "split file): each data-trained cell is tested on it, per source")
+    external_images: str | None = None
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
     cpus_per_cell: float = 2.0

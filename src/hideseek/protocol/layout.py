@@ -54,6 +54,10 @@ class RunLayout:
         """The test-time audit of an architecture's ``data`` model."""
         return self.root / "audit" / f"{safe_name(arch)}.json"
 
+    def external(self, key: CellKey) -> Path:
+        """``external/<arch>/<representation>/seed<seed>.json``: a cell on the external test."""
+        return self.root / "external" / key.arch / key.representation / f"seed{key.seed}.json"
+
     def cam(self, arch: str) -> Path:
         """An architecture's Grad-CAM folder."""
         return self.root / "cam" / safe_name(arch)

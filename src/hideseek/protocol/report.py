@@ -16,7 +16,7 @@ from hideseek.protocol.forest import flag_words, forest_plot
 from hideseek.protocol.layout import CellKey, RunLayout
 from hideseek.protocol.verdicts import RULE
 
-__all__ = ["paper_table", "write_report"]
+__all__ = ["freshness_text", "paper_table", "write_report"]
 
 _SHORT = {"normal": "normal", "pneumonia": "pneumo", "COVID-19": "covid"}
 
@@ -132,10 +132,35 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
         qc=qc, qc_columns=list(qc[0]) if qc else [],
         fig1=_png(Path(results.get("figures", {}).get("fig1", out / "figures" / "fig1.png"))),
         archs=[_arch_section(results, a, out) for a in cfg["architectures"]],
-        probe=results.get("probe"), fmt=_fmt)
+        probe=results.get("probe"), fmt=_fmt, freshness=freshness_text(results),
+        external=_external_rows(results, out), external_data=cfg.get("external_test"))
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def _external_rows(results: dict[str, Any], out: Path) -> list[list[str]]:
+    """Per data-trained cell: its accuracy on the external test set, overall and per source."""
+    rows = []
+    for cell, m in (results.get("external_test") or {}).items():
+        rows.append([cell, "all", str(m["n"]), _fmt(m["accuracy"])])
+        rows += [[cell, src, str(s["n"]), _fmt(s["accuracy"])]
+                 for src, s in sorted(m.get("per_source", {}).items())]
+    if rows:
+        _write_tables(out, "external_test", ["cell", "source", "n", "accuracy"], rows)
+    return rows
+
+
+def freshness_text(results: dict[str, Any]) -> str:
+    """What this run reused from an earlier one (inputs unchanged) and what it redid."""
+    if "reused" not in results and "redone" not in results:
+        return ""
+    reused: list[str] = results.get("reused") or []
+    redone: list[str] = results.get("redone") or []
+    parts = [f"Redone in this run ({len(redone)}): {', '.join(redone) or 'nothing'}."]
+    parts.append(f"Reused from an earlier run with identical inputs, settings and code "
+                 f"({len(reused)}): {', '.join(reused) or 'nothing'}.")
+    return " ".join(parts)
 
 
 def _first_screen(verdicts: dict[str, Any], out: Path) -> list[dict[str, Any]]:

@@ -7,12 +7,11 @@ probe -> report.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import platform
 import subprocess
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,16 @@ from hideseek.classification.stats import paired_comparison
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.labels import LABELS
 from hideseek.data.manifest import CXRDataset, load_dataset
-from hideseek.protocol.cells import run_cell
+from hideseek.protocol.cells import cell_is_done, run_cell
 from hideseek.protocol.config import ProtocolConfig
 from hideseek.protocol.executors import run_cells
+from hideseek.protocol.freshness import (
+    Freshness,
+    InputHashes,
+    input_hashes,
+    read_stamped,
+    stage_hash,
+)
 from hideseek.protocol.layout import CellKey, RunLayout
 from hideseek.protocol.models import ModelCache
 from hideseek.protocol.rule import decide, read_predictions
@@ -36,26 +42,13 @@ __all__ = ["run_protocol"]
 log = logging.getLogger(__name__)
 
 
-def _fingerprint(paths: list[Path]) -> str:
-    """Digest of file names and sizes (fast enough for COVIDx-scale folders)."""
-    h = hashlib.sha1()
-    for p in sorted(paths):
-        if p.is_file():
-            h.update(f"{p.name}:{p.stat().st_size};".encode())
-    return h.hexdigest()[:16]
+def _index_files(cfg: ProtocolConfig, data: CXRDataset) -> list[Path]:
+    """The manifest / split files the data was read from."""
+    files = [Path(d) / "manifest.csv" if Path(d).is_dir() else Path(d) for d in cfg.data]
+    return files + [f for f in data.split_files if f not in files]
 
 
-def _data_hash(data: CXRDataset, cfg: ProtocolConfig) -> str:
-    h = hashlib.sha1()
-    for d in cfg.data:
-        p = Path(d)
-        f = p / "manifest.csv" if p.is_dir() else p
-        h.update(f.read_bytes())
-    h.update(_fingerprint([data.image_path(r) for r in data.records]).encode())
-    return h.hexdigest()[:16]
-
-
-def _environment(cfg: ProtocolConfig, data_hash: str, masks_hash: str) -> dict[str, Any]:
+def _environment(cfg: ProtocolConfig, hashes: InputHashes) -> dict[str, Any]:
     import torch
     import torchvision
 
@@ -69,8 +62,10 @@ def _environment(cfg: ProtocolConfig, data_hash: str, masks_hash: str) -> dict[s
     return {"hideseek": __version__, "torch": torch.__version__,
             "torchvision": torchvision.__version__, "numpy": np.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
-            "git_commit": commit, "data_hash": data_hash, "masks_hash": masks_hash,
-            "cuda": torch.cuda.is_available()}
+            "git_commit": commit, "data_hash": hashes.data, "masks_hash": hashes.masks,
+            "code": hashes.code, "cuda": torch.cuda.is_available(),
+            "hash": stage_hash({"config": cfg.model_dump(mode="json"), "data": hashes.data,
+                                "masks": hashes.masks, "code": hashes.code})}
 
 
 def _masks(cfg: ProtocolConfig, data: CXRDataset, layout: RunLayout, rt: Runtime) -> Path:
@@ -100,10 +95,11 @@ def _qc_and_fig1(cfg: ProtocolConfig, data: CXRDataset, masks: Path,
     layout.mask_qc.write_text(json.dumps({"table": qc, "bad": {
         i.filename: i.problem for i in infos if i.bad}}, indent=2))
     samples = []
+    by_name = {r.filename: r for r in data.records}
     for label in LABELS:
         info = next((i for i in infos if i.label == label and not i.bad), None)
         if info is not None and info.path is not None:
-            rec = next(r for r in data.records if r.filename == info.filename)
+            rec = by_name[info.filename]
             image = read_image(data.image_path(rec))
             samples.append((label, image, read_mask(info.path, image.shape)))
     if samples:
@@ -170,8 +166,8 @@ def _verdicts(cells: dict[CellKey, dict[str, Any]], cfg: ProtocolConfig,
     return verdicts
 
 
-def _specs(cfg: ProtocolConfig, layout: RunLayout, masks: Path, data_hash: str,
-           masks_hash: str) -> list[dict[str, Any]]:
+def _specs(cfg: ProtocolConfig, layout: RunLayout, masks: Path,
+           hashes: InputHashes) -> list[dict[str, Any]]:
     """One JSON-able spec per cell; every cell shares the one test split (``split_seed``)."""
     cache = str(default_cache_dir())
     specs = []
@@ -183,8 +179,9 @@ def _specs(cfg: ProtocolConfig, layout: RunLayout, masks: Path, data_hash: str,
                          "box_margin": cfg.box_margin}
                 specs.append({"data": cfg.data, "images": cfg.images, "masks": str(masks),
                               "train": train, "on_bad_mask": cfg.on_bad_mask,
-                              "n_boot": cfg.n_boot, "data_hash": data_hash,
-                              "masks_hash": masks_hash, "cache_dir": cache,
+                              "n_boot": cfg.n_boot, "data_hash": hashes.data,
+                              "masks_hash": hashes.masks, "code": hashes.code,
+                              "cache_dir": cache,
                               "out": str(layout.cell(CellKey(arch, rep, seed)))})
     return specs
 
@@ -205,100 +202,170 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     data = load_dataset(cfg.data if len(cfg.data) > 1 else cfg.data[0], images=cfg.images)
     layout.config.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     masks = resolve_masks_dir(_masks(cfg, data, layout, rt))
-    data_hash = _data_hash(data, cfg)
-    masks_hash = _fingerprint(list(masks.rglob("*.png")))
-    env = _environment(cfg, data_hash, masks_hash)
+    hashes = input_hashes(data, _index_files(cfg, data), masks)
+    env = _environment(cfg, hashes)
     layout.environment.write_text(json.dumps(env, indent=2))
     qc = _qc_and_fig1(cfg, data, masks, layout)
-    results = run_cells(run_cell, _specs(cfg, layout, masks, data_hash, masks_hash),
-                        cfg.executor, cfg.ray_address, cfg.cpus_per_cell, cfg.gpus_per_cell)
+    fresh = Freshness()
+    specs = _specs(cfg, layout, masks, hashes)
+    for spec in specs:
+        t = spec["train"]
+        fresh.note(f"cell {CellKey(t['arch'], t['representation'], t['seed']).id}",
+                   cell_is_done(spec))
+    results = run_cells(run_cell, specs, cfg.executor, cfg.ray_address, cfg.cpus_per_cell,
+                        cfg.gpus_per_cell)
     cells = {CellKey(r["arch"], r["representation"], r["seed"]): r for r in results}
+    stages = _StageInputs(cfg, data, masks, layout, rt, hashes, fresh,
+                          {CellKey(c["arch"], c["representation"], c["seed"]): c["hash"]
+                           for c in results}, ModelCache())
     comparisons = _paired(cfg, layout)
     layout.comparisons.write_text(json.dumps(comparisons, indent=2))
     verdicts = _verdicts(cells, cfg, layout)
     layout.verdicts.write_text(json.dumps(verdicts, indent=2))
-    loaded = ModelCache()  # each checkpoint read once, shared by the audit and Grad-CAM
-    audits = _audits(cfg, data, masks, layout, rt, loaded) if cfg.audit else {}
-    cams = _cams(cfg, data, masks, layout, rt, loaded) if cfg.cam else {}
-    probe = _probe(cfg, data, masks, layout, rt) if cfg.probe_source else None
+    audits = _audits(stages) if cfg.audit else {}
+    cams = _cams(stages) if cfg.cam else {}
+    probe = _probe(stages) if cfg.probe_source else None
+    external = _external_tests(stages) if cfg.external_test else {}
     results_all = {"config": cfg.model_dump(mode="json"), "environment": env, "mask_qc": qc,
                    "figures": {"fig1": str(layout.fig1)},
                    "cells": {k.id: c for k, c in cells.items()},
                    "comparisons": comparisons, "verdicts": verdicts, "audits": audits,
-                   "cam": cams, "probe": probe}
+                   "cam": cams, "probe": probe, "external_test": external,
+                   "reused": fresh.reused,
+                   "redone": fresh.redone}
     layout.results.write_text(json.dumps(results_all, indent=2, default=str))
     write_report(results_all, layout.root)
     return results_all
 
 
-def _per_arch(cfg: ProtocolConfig, saved: Callable[[str], Path | None],
-              make: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
-    """``make(arch)`` for every architecture, or the JSON file ``saved(arch)`` (resume)."""
-    res = {}
-    for arch in cfg.architectures:
-        done = saved(arch)
-        res[arch] = json.loads(done.read_text()) if done is not None else make(arch)
-    return res
+@dataclass(frozen=True)
+class _StageInputs:
+    """What the stages after the cells read, and the hashes their outputs are stamped with."""
+
+    cfg: ProtocolConfig
+    data: CXRDataset
+    masks: Path
+    layout: RunLayout
+    rt: Runtime
+    hashes: InputHashes
+    fresh: Freshness
+    cell_hashes: dict[CellKey, str]
+    loaded: ModelCache  # each checkpoint read once, shared by the audit and Grad-CAM
+
+    def hash_of(self, stage: str, arch: str, reps: list[str], **extra: Any) -> str:
+        """Hash of one stage: the cells it reads, the data, masks, code and ``extra``."""
+        cfg = self.cfg
+        cells = {rep: self.cell_hashes.get(CellKey(arch, rep, cfg.seeds[0])) for rep in reps}
+        return stage_hash({"stage": stage, "arch": arch, "cells": cells,
+                           "representations": list(cfg.representations), "fill": cfg.fill,
+                           "box_margin": cfg.box_margin, "n_boot": cfg.n_boot,
+                           "on_bad_mask": cfg.on_bad_mask, "data": self.hashes.data,
+                           "masks": self.hashes.masks, "code": self.hashes.code, **extra})
 
 
-def _audits(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
-            rt: Runtime, loaded: ModelCache) -> dict[str, Any]:
+def _audits(st: _StageInputs) -> dict[str, Any]:
     from hideseek.classification.evaluate import audit
 
-    def make(arch: str) -> dict[str, Any]:
+    cfg, data, masks, layout, rt = st.cfg, st.data, st.masks, st.layout, st.rt
+    res = {}
+    for arch in cfg.architectures:
+        path = layout.audit(arch)
+        h = st.hash_of("audit", arch, ["data"])
+        found = read_stamped(path, h)
+        st.fresh.note(f"audit {arch}", found is not None)
+        if found is not None:
+            res[arch] = found
+            continue
         model = layout.cell(CellKey(arch, "data", cfg.seeds[0]))
         r, _ = audit(model, data, masks, tuple(cfg.representations), runtime=rt,
                      n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask,
-                     adapter=loaded.adapter(model))
-        path = layout.audit(arch)
+                     adapter=st.loaded.adapter(model))
+        r = {**r, "hash": h}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(r, indent=2))
-        return r
-
-    return _per_arch(cfg, lambda a: layout.audit(a) if layout.audit(a).is_file() else None, make)
-
-
-def _cam_done(folder: Path) -> Path | None:
-    done = (folder / "cam.json").is_file() and (folder / "fig3.png").is_file()
-    return folder / "cam.json" if done else None
+        res[arch] = r
+    return res
 
 
-def _cams(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
-          rt: Runtime, loaded: ModelCache) -> dict[str, Any]:
+def _cams(st: _StageInputs) -> dict[str, Any]:
     from hideseek.explanation import figure3, ratio_plot, run_cam
 
-    def make(arch: str) -> dict[str, Any]:
+    cfg, data, masks, layout, rt = st.cfg, st.data, st.masks, st.layout, st.rt
+    res = {}
+    for arch in cfg.architectures:
         folder = layout.cam(arch)
+        h = st.hash_of("cam", arch, list(cfg.representations), max_images=cfg.cam_max_images)
+        found = read_stamped(folder / "cam.json", h)
+        found = found if (folder / "fig3.png").is_file() else None
+        st.fresh.note(f"cam {arch}", found is not None)
+        if found is not None:
+            res[arch] = found
+            continue
         models: dict[str, str | Path] = {
             rep: layout.cell(CellKey(arch, rep, cfg.seeds[0]))
             for rep in cfg.representations}
         r = run_cam(models, data, masks, folder, runtime=rt, max_images=cfg.cam_max_images,
                     n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask, method=cfg.cam_method,
-                    load=loaded.adapter)
+                    load=st.loaded.adapter)
         ratio_plot(folder / "lung_ratio.png", r, list(LABELS),
                    title=f"{arch}: Grad-CAM attribution in the lungs / lung area (95% CI)")
-        figure3(models, data, masks, folder / "fig3.png", runtime=rt, load=loaded.adapter,
+        figure3(models, data, masks, folder / "fig3.png", runtime=rt, load=st.loaded.adapter,
                 method=cfg.cam_method)
         r["folder"] = str(folder)
+        r["hash"] = h
         (folder / "cam.json").write_text(json.dumps(r, indent=2))
-        return r
+        res[arch] = r
+    return res
 
-    return _per_arch(cfg, lambda a: _cam_done(layout.cam(a)), make)
 
-
-def _probe(cfg: ProtocolConfig, data: CXRDataset, masks: Path, layout: RunLayout,
-           rt: Runtime) -> dict[str, Any] | None:
+def _probe(st: _StageInputs) -> dict[str, Any] | None:
     from hideseek.classification.config import TrainConfig
     from hideseek.classification.probe import probe_source
 
+    cfg, data, masks, layout, rt = st.cfg, st.data, st.masks, st.layout, st.rt
     if len({r.source for r in data.records}) < 2:
         log.info("source probe skipped: one source only")
         return None
     path = layout.probe / "probe.json"
-    if path.is_file():
-        return dict(json.loads(path.read_text()))
     arch = cfg.probe_arch or cfg.architectures[0]
-    tc = TrainConfig(**{**cfg.train, "arch": arch, "seed": cfg.seeds[0],
-                        "split_seed": cfg.split_seed, "fill": cfg.fill,
-                        "box_margin": cfg.box_margin})
-    return probe_source(data, masks, layout.probe, tc, runtime=rt, resume=False)
+    train = {**cfg.train, "arch": arch, "seed": cfg.seeds[0], "split_seed": cfg.split_seed,
+             "fill": cfg.fill, "box_margin": cfg.box_margin}
+    h = st.hash_of("probe", arch, [], train=train)
+    found = read_stamped(path, h)
+    st.fresh.note("probe", found is not None)
+    if found is not None:
+        return found
+    out = probe_source(data, masks, layout.probe, TrainConfig(**train), runtime=rt,
+                       resume=False)
+    out = {**out, "hash": h}
+    path.write_text(json.dumps(out, indent=2, default=str))
+    return out
+
+
+def _external_tests(st: _StageInputs) -> dict[str, Any]:
+    """Each data-trained cell on ``external_test`` (no patient may overlap), per source."""
+    from hideseek.classification.evaluate import evaluate
+    from hideseek.data.hashing import content_hash
+
+    cfg = st.cfg
+    ext = load_dataset(cfg.external_test or "", images=cfg.external_images)
+    ext_hash = stage_hash({"images": content_hash(ext.image_path(r) for r in ext.records),
+                           "records": [(r.filename, r.label, r.source, r.patient_id)
+                                       for r in ext.records]})
+    res: dict[str, Any] = {}
+    for arch in cfg.architectures:
+        for seed in cfg.seeds:
+            key = CellKey(arch, "data", seed)
+            path = st.layout.external(key)
+            h = stage_hash({"stage": "external", "cell": st.cell_hashes.get(key),
+                            "external": ext_hash, "n_boot": cfg.n_boot, "code": st.hashes.code})
+            found = read_stamped(path, h)
+            st.fresh.note(f"external {key.id}", found is not None)
+            if found is None:
+                metrics, _ = evaluate(st.layout.cell(key), ext, n_boot=cfg.n_boot,
+                                      runtime=st.rt, external=True)
+                found = {**metrics, "data": cfg.external_test, "hash": h}
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(found, indent=2))
+            res[key.id] = found
+    return res

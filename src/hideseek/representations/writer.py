@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 from concurrent.futures import ProcessPoolExecutor
@@ -95,6 +96,53 @@ def _write_index(data: CXRDataset, out: Path, rep: str, records: list[Record],
     write_manifest(out / rep / "manifest.csv", out_records)
 
 
+def _image_keys(jobs: list[tuple[Path, Path | None, dict[str, Path], bool, RepresentOptions]],
+                names: list[str], opt: RepresentOptions) -> dict[str, str]:
+    """Per image: a hash of its bytes, its mask's bytes, the options and the code."""
+    from hideseek.data.hashing import code_fingerprint, file_hashes
+
+    images = file_hashes([j[0] for j in jobs])
+    with_mask = [j[1] for j in jobs if j[1] is not None and not j[3]]
+    masks = iter(file_hashes(with_mask))
+    common = json.dumps({"fill": opt.fill, "box_margin": opt.box_margin, "bits": opt.bits,
+                         "code": code_fingerprint()}, sort_keys=True)
+    keys = {}
+    for name, job, digest in zip(names, jobs, images, strict=True):
+        mask = next(masks) if job[1] is not None and not job[3] else "original"
+        keys[name] = hashlib.sha256(f"{common}|{digest}|{mask}".encode()).hexdigest()[:16]
+    return keys
+
+
+def _drop_stale(out: Path, jobs: list[tuple[Path, Path | None, dict[str, Path], bool,
+                                            RepresentOptions]],
+                keys: dict[str, str], names: list[str]) -> int:
+    """Delete the outputs made from other inputs or options; record the keys; count them."""
+    index = out / "represent.keys.json"
+    try:
+        old = json.loads(index.read_text()) if index.is_file() else {}
+    except (OSError, json.JSONDecodeError):
+        old = {}
+    stale = 0
+    for name, job in zip(names, jobs, strict=True):
+        if old.get(name) != keys[name]:
+            present = [t for t in job[2].values() if t.exists()]
+            stale += bool(present)
+            for target in present:
+                target.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    index.write_text(json.dumps(keys))
+    return stale
+
+
+def _run_jobs(jobs: list[Any], workers: int) -> list[str]:
+    """Each job's status (``written`` / ``skipped``), in parallel processes when it pays."""
+    if workers > 1 and len(jobs) > 8:
+        with ProcessPoolExecutor(workers) as pool:
+            return list(progress(pool.map(_work, jobs, chunksize=8), desc="represent",
+                                 total=len(jobs)))
+    return [_work(j) for j in progress(jobs, desc="represent", total=len(jobs))]
+
+
 def write_representations(data: CXRDataset, masks_dir: Path, out: str | Path,
                           options: RepresentOptions | None = None) -> dict[str, Any]:
     """Write ``out/<representation>/`` for every representation, plus ``out/mask_qc.csv``.
@@ -102,10 +150,13 @@ def write_representations(data: CXRDataset, masks_dir: Path, out: str | Path,
     Each version is a complete dataset in the input's form: ``manifest.csv`` + ``images/`` for a
     pack; ``train/``, ``test/`` and the split files for COVIDx (a ``manifest.csv`` is written
     too). All versions, ``data`` included, are written as lossless PNG of the same bit depth, so
-    no version differs from another by its encoding. Already written images are skipped.
+    no version differs from another by its encoding. An image already written from the same
+    image and mask bytes, options and code is skipped; one made from anything else is redone
+    (``represent.keys.json`` records each image's key; ``represent.json`` carries a ``hash``).
 
     Returns:
-        A summary: counts of images written, skipped, excluded, kept original; the QC table.
+        A summary: counts of images written, skipped (reused), redone, excluded, kept original;
+        the QC table; the ``hash`` of every image's inputs.
     """
     opt = options or RepresentOptions()
     check_representations(opt.representations)
@@ -120,15 +171,14 @@ def write_representations(data: CXRDataset, masks_dir: Path, out: str | Path,
         targets = {rep: _targets(data, out, rep, r) for rep in opt.representations}
         jobs.append((data.image_path(r), by_name[r.filename].path, targets,
                      r.filename in originals or by_name[r.filename].bad, opt))
+    names = [r.filename for r in records]
+    keys = _image_keys(jobs, names, opt)
+    redone = _drop_stale(out, jobs, keys, names)
+    if redone:
+        log.info("represent: %d image(s) redone (image, mask, options or code changed)", redone)
     for rep in opt.representations:
         (out / rep).mkdir(parents=True, exist_ok=True)
-    status: list[str] = []
-    if opt.workers > 1 and len(jobs) > 8:
-        with ProcessPoolExecutor(opt.workers) as pool:
-            status = list(progress(pool.map(_work, jobs, chunksize=8), desc="represent",
-                                   total=len(jobs)))
-    else:
-        status = [_work(j) for j in progress(jobs, desc="represent", total=len(jobs))]
+    status = _run_jobs(jobs, opt.workers)
     for rep in opt.representations:
         _write_index(data, out, rep, records, by_name, originals)
     qc = mask_qc_table(infos)
@@ -138,11 +188,12 @@ def write_representations(data: CXRDataset, masks_dir: Path, out: str | Path,
         w.writerows(qc)
     summary = {
         "images": len(data.records), "written": status.count("written"),
-        "skipped": status.count("skipped"), "excluded": len(excluded),
+        "skipped": status.count("skipped"), "redone": redone, "excluded": len(excluded),
         "kept_original": len(originals), "excluded_files": excluded,
         "bad_masks": {i.filename: i.problem for i in infos if i.bad},
         "options": {**opt.__dict__, "representations": list(opt.representations)},
         "mask_qc": qc,
+        "hash": hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16],
     }
     (out / "represent.json").write_text(json.dumps(summary, indent=2, default=str))
     if excluded:
