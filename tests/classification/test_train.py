@@ -14,7 +14,7 @@ from hideseek.classification.evaluate import audit, evaluate
 from hideseek.classification.probe import probe_source
 from hideseek.classification.train import train_classifier
 from hideseek.cli.main import main
-from hideseek.data import load_dataset
+from hideseek.data import PhantomConfig, load_dataset, write_phantom_dataset
 
 TINY = {"arch": "resnet18", "image_size": 32, "batch_size": 16, "lr": 1e-3,
         "pretrained": False}
@@ -111,10 +111,18 @@ def test_cli_train_evaluate_audit(phantom_lungs: Path, tmp_path: Path,
 
 
 def test_probe_source(phantom_shortcut: Path, tmp_path: Path) -> None:
+    # Class and source fully confounded: a source probe could only read the class; refused.
     data = load_dataset(phantom_shortcut)
-    r = probe_source(data, phantom_shortcut / "masks", tmp_path / "probe",
+    r = probe_source(data, phantom_shortcut / "masks", tmp_path / "confounded",
                      load_train_config(epochs=1, **TINY), cache_dir=tmp_path / "c")
     assert r["sources"] == ["site_a", "site_b", "site_c"]
+    assert r["representations"] == {} and "confounded" in r["note"]
+    # Sources spread within each class: the probe trains and tests on both versions.
+    root = tmp_path / "mixed"
+    write_phantom_dataset(root, PhantomConfig(scenario="shortcut", n=180, size=48,
+                                              correlation=0.34, seed=3))
+    r = probe_source(load_dataset(root), root / "masks", tmp_path / "probe",
+                     load_train_config(epochs=1, **TINY), cache_dir=tmp_path / "c")
     assert set(r["representations"]) == {"data", "lungs_removed"}
     assert (tmp_path / "probe" / "probe.json").is_file()
 

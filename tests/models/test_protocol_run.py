@@ -24,5 +24,6 @@ def test_hideseek_run_with_a_user_architecture(arch: str, phantom_lungs: Path, t
     run = tmp_path / "run"
     assert (run / "report.html").is_file()
     verdicts = json.loads((run / "verdicts.json").read_text())
-    assert verdicts[f"byo/{arch}"]["verdict"] in {"shortcut", "uses_lungs", "inconclusive"}
+    assert verdicts[f"byo/{arch}"]["verdict"] in {"shortcut", "uses_lungs", "both", "inconclusive",
+                                                 "not_learned"}
     assert list(run.glob("cam/**/*.png")) and list(run.glob("audit/*.json"))
