@@ -140,18 +140,30 @@ def _paired(cfg: ProtocolConfig, layout: RunLayout) -> dict[str, Any]:
     return comparisons
 
 
-def _legacy_figures(cells: dict[CellKey, dict[str, Any]], cfg: ProtocolConfig,
-                    arch: str) -> dict[str, Any]:
-    """The accuracy figures of earlier ``verdicts.json`` files (first seed)."""
+def _legacy_figures(cells: dict[CellKey, dict[str, Any]], cfg: ProtocolConfig, arch: str,
+                    comparisons: dict[str, Any]) -> dict[str, Any]:
+    """The accuracy figures of earlier ``verdicts.json`` files (first seed; information only:
+    the verdict itself rests on balanced accuracy and AUC, see docs/VERDICTS.md)."""
     seed = cfg.seeds[0]
+    base = cells[CellKey(arch, "data", seed)]["eval"]
     figs: dict[str, Any] = {f"accuracy_{rep}": cells[CellKey(arch, rep, seed)]["eval"][
         "accuracy"] for rep in cfg.representations}
-    figs["n_test"] = cells[CellKey(arch, "data", seed)]["eval"]["n"]
+    cm = base["confusion_matrix"]
+    n = sum(sum(row) for row in cm)
+    figs["chance"] = chance = max(sum(row) for row in cm) / n if n else 1.0
+    removed = comparisons.get(arch, {}).get(f"seed{seed}", {}).get("lungs_removed")
+    if removed is not None:
+        acc_d, acc_r = base["accuracy"]["value"], removed["accuracy_b"]
+        figs["retained"] = ((acc_r - chance) / (acc_d - chance) if acc_d > chance
+                            else float("nan"))
+        figs["mcnemar_p"] = removed["mcnemar_p"]
+        figs["accuracy_difference"] = removed["accuracy_difference"]
+    figs["n_test"] = base["n"]
     return figs
 
 
 def _verdicts(cells: dict[CellKey, dict[str, Any]], cfg: ProtocolConfig,
-              layout: RunLayout) -> dict[str, Any]:
+              layout: RunLayout, comparisons: dict[str, Any]) -> dict[str, Any]:
     """One verdict per architecture from every seed's predictions (see docs/VERDICTS.md)."""
     verdicts: dict[str, Any] = {}
     margins = cfg.verdict_margins()
@@ -159,7 +171,7 @@ def _verdicts(cells: dict[CellKey, dict[str, Any]], cfg: ProtocolConfig,
         preds = {rep: [read_predictions(layout.predictions(CellKey(arch, rep, s)))
                        for s in cfg.seeds] for rep in cfg.representations}
         v = decide(preds, margins, seeds=cfg.seeds).to_json()
-        v["figures"] = _legacy_figures(cells, cfg, arch)
+        v["figures"] = _legacy_figures(cells, cfg, arch, comparisons)
         v["seed"] = cfg.seeds[0]
         v["split_seed"] = cfg.split_seed
         verdicts[f"{cfg.name}/{arch}"] = v
@@ -220,7 +232,7 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
                            for c in results}, ModelCache())
     comparisons = _paired(cfg, layout)
     layout.comparisons.write_text(json.dumps(comparisons, indent=2))
-    verdicts = _verdicts(cells, cfg, layout)
+    verdicts = _verdicts(cells, cfg, layout, comparisons)
     layout.verdicts.write_text(json.dumps(verdicts, indent=2))
     audits = _audits(stages) if cfg.audit else {}
     cams = _cams(stages) if cfg.cam else {}
