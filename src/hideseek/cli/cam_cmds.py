@@ -61,7 +61,7 @@ def _null(m: dict[str, Any]) -> str:
 
 def register(sub: Any) -> None:
     """Add ``cam``."""
-    from hideseek.cli.classify_cmds import _spec_args as spec_arguments
+    from hideseek.cli.classify_cmds import add_spec_arguments as spec_arguments
 
     p = sub.add_parser("cam", help="Grad-CAM maps, attribution-in-lungs numbers, Fig. 3")
     p.add_argument("--model", required=True, metavar="MODEL", help="trained model: a training "

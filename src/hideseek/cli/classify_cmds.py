@@ -9,7 +9,7 @@ from typing import Any
 
 from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
 
-__all__ = ["register"]
+__all__ = ["add_spec_arguments", "model_spec_arg", "register"]
 
 
 def _runtime(args: argparse.Namespace) -> Any:
@@ -187,7 +187,7 @@ def _eval_args(p: argparse.ArgumentParser, masks_required: bool) -> None:
                    "torchvision:NAME, timm:NAME or python:package.module:factory)")
     p.add_argument("--target-layer", metavar="NAME",
                    help="Grad-CAM layer (e.g. features.denseblock4; default: found)")
-    _spec_args(p)
+    add_spec_arguments(p)
     p.add_argument("--split", choices=["test", "val", "train", "all"], default="test")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
@@ -201,7 +201,7 @@ def _external_arg(p: argparse.ArgumentParser) -> None:
                    "patient is in the model's training or validation split)")
 
 
-def _spec_args(p: argparse.ArgumentParser) -> None:
+def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model spec (foreign models; each overrides --spec)")
     g.add_argument("--spec", metavar="YAML", help="model.yaml: classes, activation, mapping, "
                    "input")
