@@ -50,6 +50,8 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(32, ge=1)
     lr: float = Field(1e-4, gt=0)
     weight_decay: float = 0.0
+    #: Learning-rate schedule per epoch: ``constant`` (the paper) or ``cosine`` (to 1% of lr).
+    lr_schedule: Literal["constant", "cosine"] = "constant"
     epochs: int = Field(20, ge=1)
     class_weights: list[float] = [1.0, 1.0, 4.0]
     sampler: Literal["balanced", "covid_fraction", "shuffle"] = "balanced"

@@ -31,6 +31,7 @@ from hideseek.engine import (
     TrainTask,
     claim_run_dir,
     epoch_seed,
+    lr_schedule,
     run_training,
 )
 from hideseek.errors import HideseekError
@@ -166,9 +167,10 @@ def _task(cfg: TrainConfig, sp: _Splits, model: Classifier, rt: Runtime, world: 
                         val=scores, seed=cfg.seed)
 
     dev_weights = weights.to(rt.device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     return TrainTask(
-        model=model,
-        optimizer=torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
+        model=model, optimizer=opt,
+        before_epoch=lr_schedule(cfg.lr_schedule, opt, cfg.lr, cfg.epochs),
         batches=lambda epoch: _loader(sp.train, cfg, n_classes, epoch, *world),
         loss=lambda logits, y: F.cross_entropy(logits.float(), y, weight=dev_weights),
         validate=validate, score=lambda s: _selection_score(s, cfg.select_metric),

@@ -26,7 +26,8 @@ def _config(args: argparse.Namespace) -> Any:
         fill=args.fill, box_margin=args.box_margin, epochs=args.epochs,
         image_size=args.image_size, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         pretrained=args.pretrained, workers=args.workers, hflip=args.hflip,
-        patience=args.patience, min_delta=args.min_delta, compile=args.compile)
+        patience=args.patience, min_delta=args.min_delta, compile=args.compile,
+        lr_schedule=args.lr_schedule)
 
 
 def _write_json(path: str | None, obj: Any) -> None:
@@ -152,12 +153,14 @@ def _recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=["paper", "covidnet"], help="named recipe")
     p.add_argument("--arch", help="alexnet, vgg11, vgg11_bn, resnet18, resnet50, covidnet, or "
                    "torchvision:NAME, timm:NAME, python:package.module:factory (head replaced)")
-    p.add_argument("--fill", choices=["zero", "mean", "blur"])
+    p.add_argument("--fill", choices=["zero", "mean", "blur", "linear"])
     p.add_argument("--box-margin", type=int)
     p.add_argument("--epochs", type=int)
     p.add_argument("--image-size", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"],
+                   help="per-epoch learning rate (default: constant, the paper's)")
     p.add_argument("--seed", type=int)
     p.add_argument("--workers", type=int)
     p.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=None,

@@ -10,10 +10,12 @@ from hideseek.engine.checkpoint import (
 from hideseek.engine.distributed import DistContext, init_distributed
 from hideseek.engine.loop import EngineConfig, TrainResult, TrainTask, epoch_seed, run_training
 from hideseek.engine.metrics import MetricsLog
+from hideseek.engine.schedule import SCHEDULES, epoch_lr, lr_schedule
 from hideseek.engine.stopping import EarlyStopping
 
 __all__ = [
     "CHECKPOINT_VERSION",
+    "SCHEDULES",
     "DistContext",
     "EarlyStopping",
     "EngineConfig",
@@ -23,8 +25,10 @@ __all__ = [
     "atomic_save",
     "check_version",
     "claim_run_dir",
+    "epoch_lr",
     "epoch_seed",
     "init_distributed",
     "load_training_state",
+    "lr_schedule",
     "run_training",
 ]
