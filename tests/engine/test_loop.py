@@ -157,3 +157,24 @@ def test_compile_option_trains_and_saves_plain_weights(tmp_path: Path) -> None:
     assert res.epochs_run == 1 and res.images == 48
     state = load_training_state(tmp_path / "run" / "last.pt")
     assert set(state["model"]) == set(_task().model.state_dict())  # no _orig_mod. prefix
+
+
+def test_sparse_checkpoints_resume_to_the_same_weights(tmp_path: Path) -> None:
+    """``checkpoint_every``: a run cut between checkpoints repeats the epochs since the last."""
+    run_training(tmp_path / "full", _task(), EngineConfig(epochs=5, seed=3), RT)
+    every = EngineConfig(epochs=5, seed=3, checkpoint_every=3)
+
+    def crash(epoch: int) -> None:
+        if epoch == 4:
+            raise KeyboardInterrupt
+
+    task = _task()
+    task.before_epoch = crash
+    with pytest.raises(KeyboardInterrupt):
+        run_training(tmp_path / "cut", task, every, RT)
+    assert load_training_state(tmp_path / "cut" / "last.pt")["epoch"] == 2  # after epoch 3
+    again = run_training(tmp_path / "cut", _task(), every, RT, resume=True)
+    assert again.epochs_run == 5
+    _same_state(tmp_path / "full" / "last.pt", tmp_path / "cut" / "last.pt")
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        EngineConfig(epochs=2, checkpoint_every=0)

@@ -70,6 +70,8 @@ class TrainConfig(BaseModel):
     min_delta: float = Field(default=0.0, ge=0)
     #: Train through torch.compile (see docs: it pays on GPUs, not on small CPU runs).
     compile: bool = False
+    #: Write the resumable state (``last.pt``) every this many epochs (always after the last).
+    checkpoint_every: int = Field(default=1, ge=1)
 
     @property
     def effective_split_seed(self) -> int:

@@ -232,6 +232,7 @@ def train_classifier(data: CXRDataset, out: str | Path, cfg: TrainConfig,
     rt.model(model)
     ecfg = EngineConfig(epochs=cfg.epochs, seed=cfg.seed, patience=cfg.patience,
                         min_delta=cfg.min_delta, compile=cfg.compile,
+                        checkpoint_every=cfg.checkpoint_every,
                         desc=f"train {cfg.arch}/{cfg.representation}", rank=rank,
                         world_size=world_size)
     res = run_training(out, _task(cfg, sp, model, rt, (rank, world_size)), ecfg, rt,

@@ -51,6 +51,10 @@ class EngineConfig:
         patience: Early stopping: epochs without validation improvement; None: never stop.
         min_delta: Early stopping: least score increase that counts as an improvement.
         compile: Train through ``torch.compile`` (validation runs the plain module).
+        checkpoint_every: Write ``last.pt`` every this many epochs (and always after the last
+            one or an early stop). A resume repeats the epochs since, with the same result
+            (each epoch is seeded); more than 1 saves time only where an epoch is shorter
+            than writing the state (tiny models and images).
         desc: Progress bar and log prefix.
         rank: This process's rank (from :func:`~hideseek.engine.init_distributed`).
         world_size: Number of processes; > 1 wraps the model in DistributedDataParallel.
@@ -63,10 +67,15 @@ class EngineConfig:
     patience: int | None = None
     min_delta: float = 0.0
     compile: bool = False
+    checkpoint_every: int = 1
     desc: str = "train"
     rank: int = 0
     world_size: int = 1
     tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        if self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
 
 
 @dataclass
@@ -203,12 +212,19 @@ def _end_epoch(loop: _Loop, epoch: int, train_loss: float) -> bool:
     detail = task.describe(row) if task.describe else f"train loss {train_loss:.4f}"
     log.info("%s epoch %d/%d: %s (best epoch %d)%s", loop.cfg.desc, epoch + 1, loop.cfg.epochs,
              detail, r.best_epoch, "; stopping early" if stop else "")
+    if stop or (epoch + 1) % loop.cfg.checkpoint_every == 0 or epoch + 1 == loop.cfg.epochs:
+        _save_state(loop, epoch)
+    return stop
+
+
+def _save_state(loop: _Loop, epoch: int) -> None:
+    """``last.pt``: everything a resume needs after 0-based ``epoch``."""
+    task, r = loop.task, loop.result
     atomic_save(loop.out / "last.pt", {
         "kind": STATE_KIND, "model": task.model.state_dict(),
         "optimizer": task.optimizer.state_dict(), "scaler": loop.scaler.state_dict(),
         "epoch": epoch, "best": r.best_score, "best_epoch": r.best_epoch, "history": r.history,
         "stopping": loop.stopper.state_dict(), "stopped_early_at": r.stopped_early_at})
-    return stop
 
 
 def _agree(loop: _Loop, stop: bool) -> bool:
