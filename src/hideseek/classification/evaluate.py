@@ -13,9 +13,8 @@ from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset, usable_records
 from hideseek.classification.models.registry import Classifier
 from hideseek.classification.stats import classification_metrics, wilson
-from hideseek.data.cache import PreprocessCache, default_cache_dir
+from hideseek.data.cache import default_cache_dir
 from hideseek.data.manifest import CXRDataset, Record
-from hideseek.data.preprocess import Preprocess
 from hideseek.errors import HideseekError
 from hideseek.formatting import format_value_ci
 from hideseek.models.adapter import ModelAdapter
@@ -168,13 +167,9 @@ def _predict(model: Classifier | ModelAdapter, meta: dict[str, Any], data: CXRDa
         records = [r for r in records if r.source in classes]
     cache = default_cache_dir() if cache_dir is None else cache_dir
     ds = representation_dataset(data, records, cfg, masks_dir, cache, train=False,
-                                originals=originals)
-    if pair_transform is not None:
-        ds.pair_transform = pair_transform
-    if inp.square != "crop":
-        ds.cache = PreprocessCache(Preprocess(inp.size, inp.crop_top, inp.square), cache)
-    if cfg.target == "source":
-        ds.targets = [classes.index(r.source) for r in records]
+                                originals=originals, square=inp.square,
+                                pair_transform=pair_transform,
+                                classes=classes if cfg.target == "source" else None)
     prob = _adapter_proba(adapter.to(runtime), ds, batch_size,
                           desc or f"predict {representation}")
     return Predictions(records, ds.targets, prob, classes)
