@@ -74,3 +74,27 @@ def test_cache_hands_out_one_object(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 class _Model:
     def eval(self) -> _Model:
         return self
+
+
+def test_resolve_loads_each_source_once_per_spec(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from hideseek.models import loaders
+    from hideseek.models.spec import ModelSpec
+
+    calls: list[tuple[str, ModelSpec | None, str | None]] = []
+
+    def fake(source: Any, spec: ModelSpec | None = None, arch: str | None = None) -> object:
+        calls.append((str(source), spec, arch))
+        return object()
+
+    monkeypatch.setattr(loaders, "resolve_model", fake)
+    (tmp_path / "cell").mkdir()
+    cache = ModelCache()
+    load = cache.loader(arch="resnet18")
+    assert load(tmp_path / "cell") is load(str(tmp_path / "cell"))
+    assert cache.loader(arch="resnet18")("torchvision:x") is cache.resolve("torchvision:x",
+                                                                           arch="resnet18")
+    other = cache.resolve("torchvision:x", ModelSpec(classes=["a", "b"]))
+    assert other is not cache.resolve("torchvision:x", arch="resnet18")
+    assert len(calls) == 3
+    assert cache.loads == {(tmp_path / "cell" / "best.pt").resolve(): 1}

@@ -15,6 +15,7 @@ def _cam(args: argparse.Namespace) -> int:
     from hideseek.cli.classify_cmds import model_spec_arg
     from hideseek.data import LABELS, load_dataset
     from hideseek.explanation import figure3, ratio_plot, run_cam
+    from hideseek.protocol.models import ModelCache
     from hideseek.runtime import Runtime
 
     data = load_dataset(args.data if len(args.data) > 1 else args.data[0], images=args.images)
@@ -24,8 +25,10 @@ def _cam(args: argparse.Namespace) -> int:
         rep, _, path = spec.partition("=")
         models[rep] = path
     rt = Runtime.auto(device=args.device, amp=False if args.no_amp else None)
-    foreign = {"spec": model_spec_arg(args), "arch": args.arch,
-               "target_layer": args.target_layer}
+    spec = model_spec_arg(args)
+    # one cache for the numbers and Fig. 3: each model is read once
+    foreign = {"spec": spec, "arch": args.arch, "target_layer": args.target_layer,
+               "load": ModelCache().loader(spec=spec, arch=args.arch)}
     result = run_cam(models, data, args.masks, args.out, split=args.split, runtime=rt,
                      batch_size=args.batch_size, max_images=args.max_images,
                      n_boot=args.n_boot, method=args.method, seed=args.seed, **foreign)
