@@ -11,7 +11,9 @@ import json
 import logging
 import platform
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -275,58 +277,63 @@ class _StageInputs:
                            "masks": self.hashes.masks, "code": self.hashes.code, **extra})
 
 
+def _stamped(st: _StageInputs, name: str, path: Path, h: str,
+             compute: Callable[[], dict[str, Any]], *, ready: bool = True) -> dict[str, Any]:
+    """The stage's JSON at ``path`` when stamped with ``h`` (and ``ready``: its other outputs
+    are there), noted as reused; else ``compute()`` stamped with ``h``, written and noted
+    as redone."""
+    found = read_stamped(path, h) if ready else None
+    st.fresh.note(name, found is not None)
+    if found is not None:
+        return found
+    out = {**compute(), "hash": h}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2, default=str))
+    return out
+
+
 def _audits(st: _StageInputs) -> dict[str, Any]:
     from hideseek.classification.evaluate import audit
 
-    cfg, data, masks, layout, rt = st.cfg, st.data, st.masks, st.layout, st.rt
-    res = {}
-    for arch in cfg.architectures:
-        path = layout.audit(arch)
-        h = st.hash_of("audit", arch, ["data"])
-        found = read_stamped(path, h)
-        st.fresh.note(f"audit {arch}", found is not None)
-        if found is not None:
-            res[arch] = found
-            continue
-        model = layout.cell(CellKey(arch, "data", cfg.seeds[0]))
-        r, _ = audit(model, data, masks, tuple(cfg.representations), runtime=rt,
+    cfg = st.cfg
+
+    def one(arch: str) -> dict[str, Any]:
+        model = st.layout.cell(CellKey(arch, "data", cfg.seeds[0]))
+        r, _ = audit(model, st.data, st.masks, tuple(cfg.representations), runtime=st.rt,
                      n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask,
                      adapter=st.loaded.adapter(model))
-        r = {**r, "hash": h}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(r, indent=2))
-        res[arch] = r
-    return res
+        return r
+
+    return {arch: _stamped(st, f"audit {arch}", st.layout.audit(arch),
+                           st.hash_of("audit", arch, ["data"]), partial(one, arch))
+            for arch in cfg.architectures}
+
+
+def _cam(st: _StageInputs, arch: str, folder: Path) -> dict[str, Any]:
+    """Grad-CAM numbers, the ratio plot and Fig. 3 of one architecture's cells."""
+    from hideseek.explanation import figure3, ratio_plot, run_cam
+
+    cfg = st.cfg
+    models: dict[str, str | Path] = {
+        rep: st.layout.cell(CellKey(arch, rep, cfg.seeds[0])) for rep in cfg.representations}
+    r = run_cam(models, st.data, st.masks, folder, runtime=st.rt,
+                max_images=cfg.cam_max_images, n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask,
+                method=cfg.cam_method, load=st.loaded.adapter)
+    ratio_plot(folder / "lung_ratio.png", r, list(LABELS),
+               title=f"{arch}: Grad-CAM attribution in the lungs / lung area (95% CI)")
+    figure3(models, st.data, st.masks, folder / "fig3.png", runtime=st.rt,
+            load=st.loaded.adapter, method=cfg.cam_method)
+    return {**r, "folder": str(folder)}
 
 
 def _cams(st: _StageInputs) -> dict[str, Any]:
-    from hideseek.explanation import figure3, ratio_plot, run_cam
-
-    cfg, data, masks, layout, rt = st.cfg, st.data, st.masks, st.layout, st.rt
-    res = {}
+    cfg, res = st.cfg, {}
     for arch in cfg.architectures:
-        folder = layout.cam(arch)
+        folder = st.layout.cam(arch)
         h = st.hash_of("cam", arch, list(cfg.representations), max_images=cfg.cam_max_images)
-        found = read_stamped(folder / "cam.json", h)
-        found = found if (folder / "fig3.png").is_file() else None
-        st.fresh.note(f"cam {arch}", found is not None)
-        if found is not None:
-            res[arch] = found
-            continue
-        models: dict[str, str | Path] = {
-            rep: layout.cell(CellKey(arch, rep, cfg.seeds[0]))
-            for rep in cfg.representations}
-        r = run_cam(models, data, masks, folder, runtime=rt, max_images=cfg.cam_max_images,
-                    n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask, method=cfg.cam_method,
-                    load=st.loaded.adapter)
-        ratio_plot(folder / "lung_ratio.png", r, list(LABELS),
-                   title=f"{arch}: Grad-CAM attribution in the lungs / lung area (95% CI)")
-        figure3(models, data, masks, folder / "fig3.png", runtime=rt, load=st.loaded.adapter,
-                method=cfg.cam_method)
-        r["folder"] = str(folder)
-        r["hash"] = h
-        (folder / "cam.json").write_text(json.dumps(r, indent=2))
-        res[arch] = r
+        res[arch] = _stamped(st, f"cam {arch}", folder / "cam.json", h,
+                             partial(_cam, st, arch, folder),
+                             ready=(folder / "fig3.png").is_file())
     return res
 
 
@@ -334,29 +341,21 @@ def _probe(st: _StageInputs) -> dict[str, Any] | None:
     from hideseek.classification.config import TrainConfig
     from hideseek.classification.probe import probe_source
 
-    cfg, data, masks, layout, rt = st.cfg, st.data, st.masks, st.layout, st.rt
-    if len({r.source for r in data.records}) < 2:
+    cfg = st.cfg
+    if len({r.source for r in st.data.records}) < 2:
         log.info("source probe skipped: one source only")
         return None
-    path = layout.probe / "probe.json"
     arch = cfg.probe_arch or cfg.architectures[0]
     train = {**cfg.train, "arch": arch, "seed": cfg.seeds[0], "split_seed": cfg.split_seed,
              "fill": cfg.fill, "box_margin": cfg.box_margin}
-    h = st.hash_of("probe", arch, [], train=train)
-    found = read_stamped(path, h)
-    st.fresh.note("probe", found is not None)
-    if found is not None:
-        return found
-    out = probe_source(data, masks, layout.probe, TrainConfig(**train), runtime=rt,
-                       resume=False)
-    out = {**out, "hash": h}
-    path.write_text(json.dumps(out, indent=2, default=str))
-    return out
+    return _stamped(st, "probe", st.layout.probe / "probe.json",
+                    st.hash_of("probe", arch, [], train=train),
+                    lambda: probe_source(st.data, st.masks, st.layout.probe,
+                                         TrainConfig(**train), runtime=st.rt, resume=False))
 
 
 def _external_tests(st: _StageInputs) -> dict[str, Any]:
     """Each data-trained cell on ``external_test`` (no patient may overlap), per source."""
-    from hideseek.classification.evaluate import evaluate
     from hideseek.data.hashing import content_hash
 
     cfg = st.cfg
@@ -371,13 +370,15 @@ def _external_tests(st: _StageInputs) -> dict[str, Any]:
             path = st.layout.external(key)
             h = stage_hash({"stage": "external", "cell": st.cell_hashes.get(key),
                             "external": ext_hash, "n_boot": cfg.n_boot, "code": st.hashes.code})
-            found = read_stamped(path, h)
-            st.fresh.note(f"external {key.id}", found is not None)
-            if found is None:
-                metrics, _ = evaluate(st.layout.cell(key), ext, n_boot=cfg.n_boot,
-                                      runtime=st.rt, external=True)
-                found = {**metrics, "data": cfg.external_test, "hash": h}
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(found, indent=2))
-            res[key.id] = found
+            res[key.id] = _stamped(st, f"external {key.id}", path, h,
+                                   partial(_external, st, key, ext))
     return res
+
+
+def _external(st: _StageInputs, key: CellKey, ext: CXRDataset) -> dict[str, Any]:
+    """One data-trained cell evaluated on the external test set."""
+    from hideseek.classification.evaluate import evaluate
+
+    metrics, _ = evaluate(st.layout.cell(key), ext, n_boot=st.cfg.n_boot, runtime=st.rt,
+                          external=True)
+    return {**metrics, "data": st.cfg.external_test}
