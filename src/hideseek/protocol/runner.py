@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 import yaml
 
+from hideseek.classification.results import Comparison
 from hideseek.classification.stats import paired_comparison
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.labels import LABELS
 from hideseek.data.manifest import CXRDataset, load_dataset
+from hideseek.jsonio import dumps, to_json
 from hideseek.protocol.cells import cell_is_done, run_cell
 from hideseek.protocol.config import ProtocolConfig
 from hideseek.protocol.executors import run_cells
@@ -117,7 +119,7 @@ def _load_predictions(layout: RunLayout, key: CellKey) -> dict[str, dict[str, st
 
 
 def _compare(base: dict[str, dict[str, str]], other: dict[str, dict[str, str]],
-             n_boot: int) -> dict[str, Any]:
+             n_boot: int) -> Comparison:
     names = [n for n in base if n in other]
     labels = sorted({base[n]["label"] for n in names} | {other[n]["prediction"] for n in names}
                     | {base[n]["prediction"] for n in names})
@@ -128,9 +130,11 @@ def _compare(base: dict[str, dict[str, str]], other: dict[str, dict[str, str]],
                              [base[n]["patient_id"] for n in names], n_boot)
 
 
-def _paired(cfg: ProtocolConfig, layout: RunLayout) -> dict[str, Any]:
-    """McNemar and the paired accuracy difference of every representation vs ``data``."""
-    comparisons: dict[str, Any] = {}
+def _paired(cfg: ProtocolConfig,
+            layout: RunLayout) -> dict[str, dict[str, dict[str, Comparison]]]:
+    """McNemar and the paired accuracy difference of every representation vs ``data``, per
+    architecture and seed (``comparisons.json``)."""
+    comparisons: dict[str, dict[str, dict[str, Comparison]]] = {}
     for arch in cfg.architectures:
         comparisons[arch] = {}
         for seed in cfg.seeds:
@@ -232,8 +236,8 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     stages = _StageInputs(cfg, data, masks, layout, rt, hashes, fresh,
                           {CellKey(c["arch"], c["representation"], c["seed"]): c["hash"]
                            for c in results}, ModelCache())
-    comparisons = _paired(cfg, layout)
-    layout.comparisons.write_text(json.dumps(comparisons, indent=2))
+    comparisons = to_json(_paired(cfg, layout))
+    layout.comparisons.write_text(dumps(comparisons))
     verdicts = _verdicts(cells, cfg, layout, comparisons)
     layout.verdicts.write_text(json.dumps(verdicts, indent=2))
     audits = _audits(stages) if cfg.audit else {}
