@@ -30,6 +30,7 @@ from hideseek.explanation.measures import (
     outside_region,
     summarise,
 )
+from hideseek.jsonio import to_json
 from hideseek.models.spec import ModelSpec
 from hideseek.progress import progress
 from hideseek.representations.registry import get_representation
@@ -217,7 +218,7 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
         result["representations"][rep] = {
             "model": str(model_path), "arch": meta.get("arch"),
             "grid": rows[0]["grid"] if rows else None,
-            "per_class": summarise(rows, ds.classes, n_boot, seed)}
+            "per_class": to_json(summarise(rows, ds.classes, n_boot, seed))}
     _write_outputs(out, all_rows, result)
     return result
 
