@@ -73,3 +73,15 @@ def test_metrics_and_comparisons_keep_their_json() -> None:
     assert list(data["accuracy_difference"]) == ["value", "ci"]  # no ci_bootstrap here
     assert data["discordant"] == {"a_only": 0, "b_only": int((pred != y).sum())}
     assert from_json(Comparison, data) == c
+
+
+def test_rest_keeps_unknown_keys_of_a_file() -> None:
+    from hideseek.classification.results import EvalResult
+
+    y = np.array([0, 1, 2, 0, 1, 2] * 5)
+    m = classification_metrics(y, y, LABELS, n_boot=20)
+    data = {**to_json(m), "representation": "lungs_removed", "split": "test", "arch": "r18",
+            "external": False, "added_later": {"x": 1}}
+    e = from_json(EvalResult, data)
+    assert e.representation == "lungs_removed" and e.extra == {"added_later": {"x": 1}}
+    assert dumps(e) == json.dumps(data, indent=2)  # the same keys, order and values

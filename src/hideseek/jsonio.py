@@ -1,8 +1,9 @@
 """The one JSON (de)serialiser of the typed results (metrics, comparisons, cells, CAM measures).
 
 :func:`to_json` turns a result into plain JSON values: a dataclass becomes an object of its
-fields in declaration order (a field with ``metadata={"omit_none": True}`` is left out while
-None), tuples become lists, numpy scalars and arrays plain numbers and lists, paths strings.
+fields in declaration order (a field with :data:`OMIT_NONE` metadata is left out while None;
+one with :data:`REST` metadata holds the keys no field reads), tuples become lists, numpy
+scalars and arrays plain numbers and lists, paths strings.
 :func:`from_json` reads such an object back into the dataclass, following its type hints.
 The JSON files keep the shapes they had as hand-built dicts (``tests/protocol/
 test_json_shapes.py``).
@@ -23,12 +24,15 @@ import numpy as np
 
 from hideseek.errors import HideseekError
 
-__all__ = ["OMIT_NONE", "dumps", "from_json", "to_json"]
+__all__ = ["OMIT_NONE", "REST", "dumps", "from_json", "to_json"]
 
 _T = TypeVar("_T")
 
 #: Field metadata: leave the key out of the JSON while the value is None.
 OMIT_NONE: Mapping[str, bool] = types.MappingProxyType({"omit_none": True})
+#: Field metadata of a ``dict[str, Any]`` field that keeps the keys no other field reads
+#: (written at the object's level, after the fields): files from newer or older code round-trip.
+REST: Mapping[str, bool] = types.MappingProxyType({"rest": True})
 
 
 def to_json(obj: Any, *, nan_as_null: bool = False) -> Any:
@@ -40,9 +44,13 @@ def to_json(obj: Any, *, nan_as_null: bool = False) -> Any:
             floats, as ``json.dumps`` has always written them in these files (``NaN``).
     """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_json(getattr(obj, f.name), nan_as_null=nan_as_null)
-                for f in dataclasses.fields(obj)
-                if not (f.metadata.get("omit_none") and getattr(obj, f.name) is None)}
+        out = {f.name: to_json(getattr(obj, f.name), nan_as_null=nan_as_null)
+               for f in dataclasses.fields(obj) if not f.metadata.get("rest")
+               and not (f.metadata.get("omit_none") and getattr(obj, f.name) is None)}
+        for f in dataclasses.fields(obj):
+            if f.metadata.get("rest"):
+                out.update(to_json(getattr(obj, f.name), nan_as_null=nan_as_null))
+        return out
     if isinstance(obj, Mapping):
         return {str(k): to_json(v, nan_as_null=nan_as_null) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -99,9 +107,12 @@ def _dataclass(tp: type, data: Any, where: str) -> Any:
     if not isinstance(data, Mapping):
         raise HideseekError(f"{where}: expected a JSON object, got {type(data).__name__}")
     hints = typing.get_type_hints(tp)
-    values = {}
+    values: dict[str, Any] = {}
     for f in dataclasses.fields(tp):
-        if f.name in data:
+        if f.metadata.get("rest"):
+            known = {g.name for g in dataclasses.fields(tp)}
+            values[f.name] = {k: v for k, v in data.items() if k not in known}
+        elif f.name in data:
             values[f.name] = _read(hints[f.name], data[f.name], f"{where}.{f.name}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise HideseekError(f"{where}: the JSON lacks the field {f.name!r}")

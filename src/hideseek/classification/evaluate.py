@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import numpy as np
 from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset, usable_records
 from hideseek.classification.models.registry import Classifier
-from hideseek.classification.results import Estimate, Metrics, SourceMetrics
+from hideseek.classification.results import Estimate, EvalResult, Metrics, SourceMetrics
 from hideseek.classification.stats import classification_metrics, wilson
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.manifest import CXRDataset, Record
@@ -217,9 +217,10 @@ def evaluate(model_path: str | Path, data: CXRDataset, representation: str | Non
         raise HideseekError(f"no {split} images to evaluate in {data.root}")
     preds = _predict(model, meta, data, records, rep, mdir, originals,
                      runtime or Runtime.auto(), cache_dir, batch_size)
-    result = {**to_json(preds.metrics(n_boot)), "representation": rep, "split": split,
-              "arch": meta.get("arch"), "external": external}
-    return result, preds
+    m = preds.metrics(n_boot)
+    result = EvalResult(**{f.name: getattr(m, f.name) for f in fields(m)}, representation=rep,
+                        split=split, arch=meta.get("arch"), external=external)
+    return to_json(result), preds
 
 
 #: The value-with-interval formatter (an alias of :func:`hideseek.formatting.format_value_ci`).

@@ -8,11 +8,12 @@ by :func:`hideseek.jsonio.from_json`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from hideseek.jsonio import OMIT_NONE
+from hideseek.jsonio import OMIT_NONE, REST
 
-__all__ = ["BootstrapInfo", "ClassMetrics", "Comparison", "Discordant", "Estimate", "Metrics",
-           "SourceMetrics"]
+__all__ = ["BootstrapInfo", "ClassMetrics", "Comparison", "Discordant", "Estimate",
+           "EvalResult", "Metrics", "SourceMetrics"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,22 @@ class Metrics:
     confusion_matrix: list[list[int]]
     labels: list[str]
     per_source: dict[str, SourceMetrics] | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True)
+class EvalResult(Metrics):
+    """The metrics of one model on one representation (``eval.json``, ``hideseek evaluate
+    --json``), with what was tested.
+
+    Attributes:
+        extra: Keys of the file that no field reads (kept when a file is read and written).
+    """
+
+    representation: str = "data"
+    split: str = "test"
+    arch: str | None = None
+    external: bool = False
+    extra: dict[str, Any] = field(default_factory=dict, metadata=REST)
 
 
 @dataclass(frozen=True)

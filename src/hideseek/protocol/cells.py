@@ -11,15 +11,32 @@ import hashlib
 import json
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cell_hash", "cell_is_done", "run_cell"]
+from hideseek.classification.results import EvalResult
+from hideseek.jsonio import dumps, from_json
+
+__all__ = ["CellResult", "cell_hash", "cell_is_done", "run_cell"]
 
 log = logging.getLogger(__name__)
 
 
 _UNUSED_BY_DATA = ("fill", "box_margin")  # the ``data`` cell never hides anything
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One cell's record (``cell.json``): what defines it, its training summary (``train.json``)
+    and its test metrics (``eval.json``)."""
+
+    hash: str
+    arch: str
+    representation: str
+    seed: int
+    train: dict[str, Any]
+    eval: EvalResult
 
 
 def cell_hash(spec: dict[str, Any]) -> str:
@@ -53,8 +70,8 @@ def cell_is_done(spec: dict[str, Any]) -> bool:
         return False
 
 
-def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
-    """Train (resuming an interrupted run) and evaluate one cell; returns its summary."""
+def run_cell(spec: dict[str, Any]) -> CellResult:
+    """Train (resuming an interrupted run) and evaluate one cell; returns its record."""
     from hideseek.classification.config import TrainConfig
     from hideseek.classification.evaluate import evaluate
     from hideseek.classification.train import train_classifier
@@ -63,7 +80,7 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
     out = Path(spec["out"])
     h = cell_hash(spec)
     if cell_is_done(spec):
-        return json.loads((out / "cell.json").read_text())
+        return from_json(CellResult, json.loads((out / "cell.json").read_text()))
     marker = out / "cell.json"
     started = out / "cell.started"
     if out.exists() and (not started.is_file() or started.read_text() != h):
@@ -80,8 +97,8 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
                               cache_dir=spec.get("cache_dir"), on_bad_mask=spec["on_bad_mask"])
     preds.write_csv(out / "predictions.csv")
     (out / "eval.json").write_text(json.dumps(metrics, indent=2))
-    summary = {"hash": h, "arch": cfg.arch, "representation": cfg.representation,
-               "seed": cfg.seed, "train": train, "eval": metrics}
-    marker.write_text(json.dumps(summary, indent=2))
+    summary = CellResult(h, cfg.arch, cfg.representation, cfg.seed, train,
+                         from_json(EvalResult, metrics))
+    marker.write_text(dumps(summary))
     started.unlink(missing_ok=True)
     return summary

@@ -26,7 +26,7 @@ from hideseek.data.cache import default_cache_dir
 from hideseek.data.labels import LABELS
 from hideseek.data.manifest import CXRDataset, load_dataset
 from hideseek.jsonio import dumps, to_json
-from hideseek.protocol.cells import cell_is_done, run_cell
+from hideseek.protocol.cells import CellResult, cell_is_done, run_cell
 from hideseek.protocol.config import ProtocolConfig
 from hideseek.protocol.executors import run_cells
 from hideseek.protocol.freshness import (
@@ -146,29 +146,30 @@ def _paired(cfg: ProtocolConfig,
     return comparisons
 
 
-def _legacy_figures(cells: dict[CellKey, dict[str, Any]], cfg: ProtocolConfig, arch: str,
+def _legacy_figures(cells: dict[CellKey, CellResult], cfg: ProtocolConfig, arch: str,
                     comparisons: dict[str, Any]) -> dict[str, Any]:
     """The accuracy figures of earlier ``verdicts.json`` files (first seed; information only:
     the verdict itself rests on balanced accuracy and AUC, see docs/VERDICTS.md)."""
     seed = cfg.seeds[0]
-    base = cells[CellKey(arch, "data", seed)]["eval"]
-    figs: dict[str, Any] = {f"accuracy_{rep}": cells[CellKey(arch, rep, seed)]["eval"][
-        "accuracy"] for rep in cfg.representations}
-    cm = base["confusion_matrix"]
+    base = cells[CellKey(arch, "data", seed)].eval
+    figs: dict[str, Any] = {f"accuracy_{rep}": to_json(cells[CellKey(arch, rep, seed)].eval
+                                                       .accuracy)
+                            for rep in cfg.representations}
+    cm = base.confusion_matrix
     n = sum(sum(row) for row in cm)
     figs["chance"] = chance = max(sum(row) for row in cm) / n if n else 1.0
     removed = comparisons.get(arch, {}).get(f"seed{seed}", {}).get("lungs_removed")
     if removed is not None:
-        acc_d, acc_r = base["accuracy"]["value"], removed["accuracy_b"]
+        acc_d, acc_r = base.accuracy.value or 0.0, removed["accuracy_b"]
         figs["retained"] = ((acc_r - chance) / (acc_d - chance) if acc_d > chance
                             else float("nan"))
         figs["mcnemar_p"] = removed["mcnemar_p"]
         figs["accuracy_difference"] = removed["accuracy_difference"]
-    figs["n_test"] = base["n"]
+    figs["n_test"] = base.n
     return figs
 
 
-def _verdicts(cells: dict[CellKey, dict[str, Any]], cfg: ProtocolConfig,
+def _verdicts(cells: dict[CellKey, CellResult], cfg: ProtocolConfig,
               layout: RunLayout, comparisons: dict[str, Any]) -> dict[str, Any]:
     """One verdict per architecture from every seed's predictions (see docs/VERDICTS.md)."""
     verdicts: dict[str, Any] = {}
@@ -232,10 +233,9 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
                    cell_is_done(spec))
     results = run_cells(run_cell, specs, cfg.executor, cfg.ray_address, cfg.cpus_per_cell,
                         cfg.gpus_per_cell)
-    cells = {CellKey(r["arch"], r["representation"], r["seed"]): r for r in results}
+    cells = {CellKey(r.arch, r.representation, r.seed): r for r in results}
     stages = _StageInputs(cfg, data, masks, layout, rt, hashes, fresh,
-                          {CellKey(c["arch"], c["representation"], c["seed"]): c["hash"]
-                           for c in results}, ModelCache())
+                          {k: c.hash for k, c in cells.items()}, ModelCache())
     comparisons = to_json(_paired(cfg, layout))
     layout.comparisons.write_text(dumps(comparisons))
     verdicts = _verdicts(cells, cfg, layout, comparisons)
@@ -246,7 +246,7 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     external = _external_tests(stages) if cfg.external_test else {}
     results_all = {"config": cfg.model_dump(mode="json"), "environment": env, "mask_qc": qc,
                    "figures": {"fig1": str(layout.fig1)},
-                   "cells": {k.id: c for k, c in cells.items()},
+                   "cells": {k.id: to_json(c) for k, c in cells.items()},
                    "comparisons": comparisons, "verdicts": verdicts, "audits": audits,
                    "cam": cams, "probe": probe, "external_test": external,
                    "reused": fresh.reused,
