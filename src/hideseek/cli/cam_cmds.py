@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ def _cam(args: argparse.Namespace) -> int:
     from hideseek.cli.classify_cmds import model_spec_arg
     from hideseek.data import LABELS, load_dataset
     from hideseek.explanation import figure3, ratio_plot, run_cam
+    from hideseek.jsonio import dumps
     from hideseek.protocol.models import ModelCache
     from hideseek.runtime import Runtime
 
@@ -53,7 +53,7 @@ def _cam(args: argparse.Namespace) -> int:
     print(f"\nFig. 3 grid: {grid}\nratio plot: {plot}\nper image: {out / 'per_image.csv'}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        Path(args.json).write_text(dumps(result))
     return 0
 
 

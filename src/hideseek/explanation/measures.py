@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from hideseek.classification.results import Estimate
 from hideseek.jsonio import OMIT_NONE
 
-__all__ = ["CamMeasures", "MeasureSummary", "PatientMean", "attribution_numbers",
-           "null_numbers", "outside_region", "summarise"]
+__all__ = ["CamMeasures", "CamRepresentation", "CamResult", "MeasureSummary", "PatientMean",
+           "attribution_numbers", "null_numbers", "outside_region", "summarise"]
 
 MEASURES = ("lung_share", "lung_ratio", "box_share", "pointing", "occlusion")
 
@@ -126,6 +126,27 @@ class CamMeasures:
     pointing: MeasureSummary
     occlusion: MeasureSummary
     by_outcome: dict[str, CamMeasures] | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True)
+class CamRepresentation:
+    """The measures of one representation's model (``cam.json``'s ``representations``)."""
+
+    model: str
+    arch: str | None
+    grid: str | None
+    per_class: dict[str, CamMeasures]
+
+
+@dataclass(frozen=True)
+class CamResult:
+    """What ``hideseek cam`` measured (``cam.json``): the images, the method, and per
+    representation the measures per true class."""
+
+    split: str
+    n: int
+    method: str
+    representations: dict[str, CamRepresentation]
 
 
 def _patient_mean(values: np.ndarray, weights: np.ndarray) -> PatientMean:

@@ -96,7 +96,7 @@ def run_cell(spec: dict[str, Any]) -> CellResult:
     metrics, preds = evaluate(out, data, masks_dir=spec.get("masks"), n_boot=spec["n_boot"],
                               cache_dir=spec.get("cache_dir"), on_bad_mask=spec["on_bad_mask"])
     preds.write_csv(out / "predictions.csv")
-    (out / "eval.json").write_text(json.dumps(metrics, indent=2))
+    (out / "eval.json").write_text(dumps(metrics))
     summary = CellResult(h, cfg.arch, cfg.representation, cfg.seed, train,
                          from_json(EvalResult, metrics))
     marker.write_text(dumps(summary))

@@ -239,7 +239,7 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     comparisons = to_json(_paired(cfg, layout))
     layout.comparisons.write_text(dumps(comparisons))
     verdicts = _verdicts(cells, cfg, layout, comparisons)
-    layout.verdicts.write_text(json.dumps(verdicts, indent=2))
+    layout.verdicts.write_text(dumps(verdicts))
     audits = _audits(stages) if cfg.audit else {}
     cams = _cams(stages) if cfg.cam else {}
     probe = _probe(stages) if cfg.probe_source else None
@@ -251,7 +251,7 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
                    "cam": cams, "probe": probe, "external_test": external,
                    "reused": fresh.reused,
                    "redone": fresh.redone}
-    layout.results.write_text(json.dumps(results_all, indent=2, default=str))
+    layout.results.write_text(dumps(results_all, default=str))
     write_report(results_all, layout.root)
     return results_all
 
@@ -292,7 +292,7 @@ def _stamped(st: _StageInputs, name: str, path: Path, h: str,
         return found
     out = {**compute(), "hash": h}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2, default=str))
+    path.write_text(dumps(out, default=str))
     return out
 
 
