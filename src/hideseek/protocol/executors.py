@@ -13,20 +13,20 @@ __all__ = ["run_cells"]
 
 log = logging.getLogger(__name__)
 
+_S = TypeVar("_S")  # a cell's spec (the protocol's: a CellSpec)
 _R = TypeVar("_R")  # a cell's result (the protocol's: a CellResult)
 
 
-def _local(fn: Callable[[dict[str, Any]], _R],
-           specs: list[dict[str, Any]]) -> list[_R]:
+def _local(fn: Callable[[_S], _R],
+           specs: list[_S]) -> list[_R]:
     results = []
     for spec in progress(specs, desc="protocol cells", total=len(specs)):
-        log.info("cell %s/%s seed %s", spec["train"]["arch"], spec["train"]["representation"],
-                 spec["train"]["seed"])
+        log.info("cell %s", spec)
         results.append(fn(spec))
     return results
 
 
-def _ray(fn: Callable[[dict[str, Any]], _R], specs: list[dict[str, Any]],
+def _ray(fn: Callable[[_S], _R], specs: list[_S],
          address: str | None, cpus: float, gpus: float) -> list[_R]:
     try:
         import ray
@@ -49,7 +49,7 @@ def _ray(fn: Callable[[dict[str, Any]], _R], specs: list[dict[str, Any]],
     return [done[r] for r in refs]
 
 
-def run_cells(fn: Callable[[dict[str, Any]], _R], specs: list[dict[str, Any]],
+def run_cells(fn: Callable[[_S], _R], specs: list[_S],
               executor: str = "local", address: str | None = None, cpus: float = 2.0,
               gpus: float = 0.0) -> list[_R]:
     """Run every cell spec with ``fn`` and return the results in spec order.

@@ -26,7 +26,7 @@ from hideseek.data.cache import default_cache_dir
 from hideseek.data.labels import LABELS
 from hideseek.data.manifest import CXRDataset, load_dataset
 from hideseek.jsonio import dumps, to_json
-from hideseek.protocol.cells import CellResult, cell_is_done, run_cell
+from hideseek.protocol.cells import CellResult, CellSpec, cell_is_done, run_cell
 from hideseek.protocol.config import ProtocolConfig
 from hideseek.protocol.executors import run_cells
 from hideseek.protocol.freshness import (
@@ -186,8 +186,8 @@ def _verdicts(cells: dict[CellKey, CellResult], cfg: ProtocolConfig,
 
 
 def _specs(cfg: ProtocolConfig, layout: RunLayout, masks: Path,
-           hashes: InputHashes) -> list[dict[str, Any]]:
-    """One JSON-able spec per cell; every cell shares the one test split (``split_seed``)."""
+           hashes: InputHashes) -> list[CellSpec]:
+    """One spec per cell; every cell shares the one test split (``split_seed``)."""
     cache = str(default_cache_dir())
     specs = []
     for arch in cfg.architectures:
@@ -196,12 +196,10 @@ def _specs(cfg: ProtocolConfig, layout: RunLayout, masks: Path,
                 train = {**cfg.train, "arch": arch, "representation": rep, "seed": seed,
                          "split_seed": cfg.split_seed, "fill": cfg.fill,
                          "box_margin": cfg.box_margin}
-                specs.append({"data": cfg.data, "images": cfg.images, "masks": str(masks),
-                              "train": train, "on_bad_mask": cfg.on_bad_mask,
-                              "n_boot": cfg.n_boot, "data_hash": hashes.data,
-                              "masks_hash": hashes.masks, "code": hashes.code,
-                              "cache_dir": cache,
-                              "out": str(layout.cell(CellKey(arch, rep, seed)))})
+                specs.append(CellSpec(list(cfg.data), cfg.images, str(masks), train,
+                                      cfg.on_bad_mask, cfg.n_boot, hashes.data, hashes.masks,
+                                      hashes.code, cache,
+                                      str(layout.cell(CellKey(arch, rep, seed)))))
     return specs
 
 
@@ -228,7 +226,7 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     fresh = Freshness()
     specs = _specs(cfg, layout, masks, hashes)
     for spec in specs:
-        t = spec["train"]
+        t = spec.train
         fresh.note(f"cell {CellKey(t['arch'], t['representation'], t['seed']).id}",
                    cell_is_done(spec))
     results = run_cells(run_cell, specs, cfg.executor, cfg.ray_address, cfg.cpus_per_cell,
