@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,28 @@ def test_data_check_fails_on_unreadable(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "manifest.csv").write_text("filename,label\nbad.png,normal\n")
     assert main(["data", "check", str(tmp_path)]) == 1
     assert "bad.png: not an image" in capsys.readouterr().out
+
+
+def test_cam_reads_each_model_once(phantom_lungs: Path, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The numbers and Fig. 3 share one model cache (``load``): one read per model."""
+    import hideseek.explanation as explanation
+    from hideseek.models import loaders
+
+    reads: list[str] = []
+    monkeypatch.setattr(loaders, "resolve_model",
+                        lambda source, *a, **k: reads.append(str(source)) or object())
+
+    def fake_cam(models: dict[str, Any], *a: Any, load: Any, **k: Any) -> dict[str, Any]:
+        for m in models.values():
+            load(m)
+        return {"method": "gradcam", "n": 0, "split": "test", "representations": {}}
+
+    monkeypatch.setattr(explanation, "run_cam", fake_cam)
+    monkeypatch.setattr(explanation, "figure3", fake_cam)
+    monkeypatch.setattr(explanation, "ratio_plot", lambda path, *a, **k: path)
+    assert main(["cam", "--model", "torchvision:a", "--rep-model", "lungs_removed=timm:b",
+                 "--data", str(phantom_lungs), "--masks", str(phantom_lungs / "masks"),
+                 "--out", str(tmp_path / "cam"), "--representations",
+                 "data,lungs_removed"]) == 0
+    assert sorted(reads) == ["timm:b", "torchvision:a"]

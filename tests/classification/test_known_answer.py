@@ -38,13 +38,13 @@ def _protocol(tmp_path: Path, scenario: str) -> dict:  # type: ignore[type-arg]
 
 def test_lungs_phantom_loses_its_accuracy_without_the_lungs(tmp_path: Path) -> None:
     r = _protocol(tmp_path, "lungs")
-    assert r["accuracy_a"] >= 0.6  # expected ~0.95
-    assert r["accuracy_b"] <= 0.55  # chance is 1/3
-    assert r["accuracy_a"] - r["accuracy_b"] >= 0.25
-    assert r["mcnemar_p"] < 0.01 and r["accuracy_difference"]["ci"][1] < 0
+    assert r.accuracy_a >= 0.6  # expected ~0.95
+    assert r.accuracy_b <= 0.55  # chance is 1/3
+    assert r.accuracy_a - r.accuracy_b >= 0.25
+    assert r.mcnemar_p < 0.01 and r.accuracy_difference.ci[1] < 0
 
 
 def test_shortcut_phantom_keeps_its_accuracy_without_the_lungs(tmp_path: Path) -> None:
     r = _protocol(tmp_path, "shortcut")
-    assert r["accuracy_a"] >= 0.7 and r["accuracy_b"] >= 0.7  # expected ~1.0
-    assert abs(r["accuracy_difference"]["value"]) <= 0.15
+    assert r.accuracy_a >= 0.7 and r.accuracy_b >= 0.7  # expected ~1.0
+    assert abs(r.accuracy_difference.value) <= 0.15

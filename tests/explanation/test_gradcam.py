@@ -76,8 +76,8 @@ def test_summarise_shape() -> None:
     rows = [{"label": "normal", "lung_share": 0.5, "lung_ratio": 2.0, "box_share": 0.6,
              "pointing": 1.0, "occlusion": 0.1} for _ in range(5)]
     s = summarise(rows, ["normal", "COVID-19"], n_boot=50)
-    assert s["normal"]["lung_ratio"]["value"] == pytest.approx(2.0)
-    assert s["COVID-19"]["n"] == 0 and s["all"]["n"] == 5
+    assert s["normal"].lung_ratio.value == pytest.approx(2.0)
+    assert s["COVID-19"].n == 0 and s["all"].n == 5
 
 
 @pytest.mark.parametrize(("size", "cells"), [(64, 8), (96, 12), (224, 7)])
@@ -124,9 +124,9 @@ def test_summarise_counts_zero_maps_and_separates_outcomes() -> None:
              "occlusion": 0.1, "null_lung_ratio": 1.1, "lung_area": 0.25, "box_area": 0.4}
             for i in range(20)]
     s = summarise(rows, ["normal"], n_boot=100)["normal"]
-    assert s["n_zero_maps"] == 1
-    assert s["by_outcome"]["correct"]["lung_ratio"]["value"] == pytest.approx(2.0)
-    assert s["by_outcome"]["wrong"]["lung_ratio"]["value"] == pytest.approx(1.0)
-    assert s["lung_ratio"]["null"]["value"] == pytest.approx(1.1)
-    assert s["lung_share"]["null_uniform"] == pytest.approx(0.25)
-    assert s["lung_ratio"]["ci"][0] < 1.5 < s["lung_ratio"]["ci"][1]
+    assert s.n_zero_maps == 1 and s.by_outcome is not None
+    assert s.by_outcome["correct"].lung_ratio.value == pytest.approx(2.0)
+    assert s.by_outcome["wrong"].lung_ratio.value == pytest.approx(1.0)
+    assert s.lung_ratio.null.value == pytest.approx(1.1)
+    assert s.lung_share.null_uniform == pytest.approx(0.25)
+    assert s.lung_ratio.ci[0] < 1.5 < s.lung_ratio.ci[1]

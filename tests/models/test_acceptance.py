@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,24 +53,11 @@ def _core(result: dict[str, Any]) -> str:
             for rep, m in result["representations"].items()})
 
 
-def _export_all(run: Path) -> dict[str, Path]:
-    model, _ = load_classifier(run)
-    x = torch.rand(2, 1, SIZE, SIZE)
-    ep = torch.export.export(model, (x,), dynamic_shapes=({0: torch.export.Dim.DYNAMIC},))
-    torch.export.save(ep, run / "model.pt2")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.jit.trace is deprecated in this torch
-        torch.jit.trace(model, x).save(str(run / "model.ts"))
-        torch.onnx.export(model, (x,), str(run / "model.onnx"), input_names=["x"],
-                          dynamic_shapes=({0: torch.export.Dim.DYNAMIC},), dynamo=True)
-    (run / "model.yaml").write_text(f"classes: [normal, pneumonia, COVID-19]\n"
-                                    f"input: {{size: {SIZE}, channels: 1, crop_top: 0.08}}\n")
-    return {k: run / f"model.{k}" for k in ("pt2", "ts", "onnx")}
-
-
-def test_exports_audit_like_the_checkpoint(trained: tuple[Path, Path]) -> None:
+def test_exports_audit_like_the_checkpoint(trained: tuple[Path, Path],
+                                           export_model: Callable[..., dict[str, Path]]) -> None:
     data_dir, run = trained
-    files = _export_all(run)
+    files = export_model(load_classifier(run)[0], run, SIZE, 0.08, True)
+    del files["yaml"]
     spec = load_model_spec(run / "model.yaml")
     ref, ref_preds = _audit(run, data_dir)
     assert ref["n"] >= 8

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,20 +70,11 @@ def test_gradcam_of_user_architectures_trained_by_hideseek(arch: str, pack: Path
 
 
 @pytest.fixture(scope="module")
-def exported(pack: Path) -> dict[str, Path]:
+def exported(pack: Path, export_model: Callable[..., dict[str, Path]]) -> dict[str, Path]:
     """A tiny (random) ResNet-18 as TorchScript and ONNX files, with its spec."""
-    model = build_model("resnet18", pretrained=False).eval()
-    x = torch.rand(2, 1, SIZE, SIZE)
     out = pack.parent / "exports"
     out.mkdir(exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.jit.trace is deprecated in this torch
-        torch.jit.trace(model, x).save(str(out / "model.ts"))
-        torch.onnx.export(model, (x,), str(out / "model.onnx"), input_names=["x"],
-                          dynamic_shapes=({0: torch.export.Dim.DYNAMIC},), dynamo=True)
-    (out / "model.yaml").write_text(f"classes: [normal, pneumonia, COVID-19]\n"
-                                    f"input: {{size: {SIZE}, channels: 1, crop_top: 0.0}}\n")
-    return {k: out / f"model.{k}" for k in ("ts", "onnx", "yaml")}
+    return export_model(build_model("resnet18", pretrained=False).eval(), out, SIZE, 0.0, False)
 
 
 def test_exported_models_get_occlusion_and_onnx_gradcam_is_refused(

@@ -74,3 +74,42 @@ def test_cache_hands_out_one_object(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 class _Model:
     def eval(self) -> _Model:
         return self
+
+
+def test_resolve_loads_each_source_once_per_spec(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from hideseek.models import loaders
+    from hideseek.models.spec import ModelSpec
+
+    calls: list[tuple[str, ModelSpec | None, str | None]] = []
+
+    def fake(source: Any, spec: ModelSpec | None = None, arch: str | None = None) -> object:
+        calls.append((str(source), spec, arch))
+        return object()
+
+    monkeypatch.setattr(loaders, "resolve_model", fake)
+    (tmp_path / "cell").mkdir()
+    cache = ModelCache()
+    load = cache.loader(arch="resnet18")
+    assert load(tmp_path / "cell") is load(str(tmp_path / "cell"))
+    assert cache.loader(arch="resnet18")("torchvision:x") is cache.resolve("torchvision:x",
+                                                                           arch="resnet18")
+    other = cache.resolve("torchvision:x", ModelSpec(classes=["a", "b"]))
+    assert other is not cache.resolve("torchvision:x", arch="resnet18")
+    assert len(calls) == 3
+    assert cache.loads == {(tmp_path / "cell" / "best.pt").resolve(): 1}
+
+
+def test_cell_hash_is_unchanged_by_the_typed_spec() -> None:
+    """A run made before CellSpec resumes: the hashes of its cells are the same."""
+    from hideseek.protocol.cells import CellSpec, cell_hash
+
+    train = {"epochs": 1, "arch": "resnet18", "representation": "data", "seed": 0,
+             "split_seed": 0, "fill": "zero", "box_margin": 0.05}
+    spec = CellSpec(["/d/a"], None, "/d/a/masks", train, "exclude", 50, "dh", "mh", "c1", "/c",
+                    "/o")
+    assert cell_hash(spec) == "781305ec492780a1"  # the dict spec's hash before CellSpec
+    hidden = CellSpec(["/d/a"], None, "/d/a/masks", {**train, "representation": "lungs_removed"},
+                      "exclude", 50, "dh", "mh", "c1", "/c", "/o")
+    assert cell_hash(hidden) == "97d56a700e6c3d35"
+    assert str(hidden) == "resnet18/lungs_removed seed 0"

@@ -32,6 +32,7 @@ from hideseek.classification.stats import paired_comparison
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.errors import HideseekError
+from hideseek.jsonio import to_json
 from hideseek.models.adapter import ModelAdapter
 from hideseek.models.spec import ModelSpec
 from hideseek.representations.transforms import (
@@ -221,8 +222,9 @@ def audit(model_path: str | Path | None, data: CXRDataset, masks_dir: str | Path
     result: dict[str, Any] = {
         "arch": inp.meta.get("arch"), "split": split, "n": len(inp.records),
         "trained_on": inp.meta.get("config", {}).get("representation"), "fill": inp.fill,
-        "representations": {rep: preds[rep].metrics(n_boot) for rep in reps},
-        "vs_data": {rep: paired_comparison(base.y, base.pred, preds[rep].pred, groups, n_boot)
+        "representations": {rep: to_json(preds[rep].metrics(n_boot)) for rep in reps},
+        "vs_data": {rep: to_json(paired_comparison(base.y, base.pred, preds[rep].pred, groups,
+                                                   n_boot))
                     for rep in reps if rep != "data"},
     }
     if controls:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,13 @@ import numpy as np
 from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset, usable_records
 from hideseek.classification.models.registry import Classifier
+from hideseek.classification.results import Estimate, EvalResult, Metrics, SourceMetrics
 from hideseek.classification.stats import classification_metrics, wilson
-from hideseek.data.cache import PreprocessCache, default_cache_dir
+from hideseek.data.cache import default_cache_dir
 from hideseek.data.manifest import CXRDataset, Record
-from hideseek.data.preprocess import Preprocess
 from hideseek.errors import HideseekError
 from hideseek.formatting import format_value_ci
+from hideseek.jsonio import to_json
 from hideseek.models.adapter import ModelAdapter
 from hideseek.models.loaders import resolve_model
 from hideseek.models.spec import ModelSpec
@@ -49,19 +51,18 @@ class Predictions:
         self.y = np.asarray(targets, dtype=np.int64)
         self.pred = prob.argmax(1) if len(prob) else np.zeros(0, dtype=np.int64)
 
-    def metrics(self, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    def metrics(self, n_boot: int = 1000, seed: int = 0) -> Metrics:
         """Metrics with intervals (patients resampled) plus a per-source breakdown."""
         m = classification_metrics(self.y, self.pred, self.classes, self.prob,
                                    [r.patient_id for r in self.records], n_boot, seed)
-        by_source: dict[str, Any] = {}
+        by_source = {}
         for source in sorted({r.source for r in self.records}):
             idx = np.array([i for i, r in enumerate(self.records) if r.source == source])
             correct = int((self.pred[idx] == self.y[idx]).sum())
-            by_source[source] = {"n": len(idx), "accuracy": {
-                "value": correct / len(idx), "ci": list(wilson(correct, len(idx)))},
-                "labels": {c: int((self.y[idx] == k).sum()) for k, c in enumerate(self.classes)}}
-        m["per_source"] = by_source
-        return m
+            by_source[source] = SourceMetrics(
+                len(idx), Estimate(correct / len(idx), wilson(correct, len(idx))),
+                {c: int((self.y[idx] == k).sum()) for k, c in enumerate(self.classes)})
+        return replace(m, per_source=by_source)
 
     def write_csv(self, path: str | Path) -> None:
         """One row per image: file, patient, source, label, prediction, probabilities."""
@@ -168,13 +169,9 @@ def _predict(model: Classifier | ModelAdapter, meta: dict[str, Any], data: CXRDa
         records = [r for r in records if r.source in classes]
     cache = default_cache_dir() if cache_dir is None else cache_dir
     ds = representation_dataset(data, records, cfg, masks_dir, cache, train=False,
-                                originals=originals)
-    if pair_transform is not None:
-        ds.pair_transform = pair_transform
-    if inp.square != "crop":
-        ds.cache = PreprocessCache(Preprocess(inp.size, inp.crop_top, inp.square), cache)
-    if cfg.target == "source":
-        ds.targets = [classes.index(r.source) for r in records]
+                                originals=originals, square=inp.square,
+                                pair_transform=pair_transform,
+                                classes=classes if cfg.target == "source" else None)
     prob = _adapter_proba(adapter.to(runtime), ds, batch_size,
                           desc or f"predict {representation}")
     return Predictions(records, ds.targets, prob, classes)
@@ -220,10 +217,10 @@ def evaluate(model_path: str | Path, data: CXRDataset, representation: str | Non
         raise HideseekError(f"no {split} images to evaluate in {data.root}")
     preds = _predict(model, meta, data, records, rep, mdir, originals,
                      runtime or Runtime.auto(), cache_dir, batch_size)
-    result = preds.metrics(n_boot)
-    result.update({"representation": rep, "split": split, "arch": meta.get("arch"),
-                   "external": external})
-    return result, preds
+    m = preds.metrics(n_boot)
+    result = EvalResult(**{f.name: getattr(m, f.name) for f in fields(m)}, representation=rep,
+                        split=split, arch=meta.get("arch"), external=external)
+    return to_json(result), preds
 
 
 #: The value-with-interval formatter (an alias of :func:`hideseek.formatting.format_value_ci`).

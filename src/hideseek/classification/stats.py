@@ -15,6 +15,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
+from hideseek.classification.results import (
+    BootstrapInfo,
+    ClassMetrics,
+    Comparison,
+    Discordant,
+    Estimate,
+    Metrics,
+)
+
 __all__ = ["balanced_accuracy", "classification_metrics", "paired_comparison", "roc_auc",
            "wilson"]
 
@@ -94,21 +103,35 @@ def _bootstrap_indices(units: list[np.ndarray], n_boot: int, seed: int) -> list[
     return [np.concatenate([units[j] for j in row]) for row in picks]
 
 
-def _ci(values: list[float]) -> list[float]:
+def _ci(values: list[float]) -> tuple[float, float]:
     arr = np.array([v for v in values if np.isfinite(v)], dtype=float)
     if arr.size < 10:
-        return [float("nan"), float("nan")]
-    return [float(np.percentile(arr, 2.5)), float(np.percentile(arr, 97.5))]
+        return float("nan"), float("nan")
+    return float(np.percentile(arr, 2.5)), float(np.percentile(arr, 97.5))
 
 
 def _f(v: float) -> float | None:
     return None if not np.isfinite(v) else float(v)
 
 
+def _class_metrics(point: dict[Any, Any], boots: list[dict[Any, Any]], c: int) -> ClassMetrics:
+    """Class ``c``'s metrics: Wilson intervals for proportions, the bootstrap for the rest."""
+    tp, fn, fp, tn = point[c]["counts"]
+    props = {"sensitivity": (tp, tp + fn), "ppv": (tp, tp + fp), "specificity": (tn, tn + fp)}
+    est = {}
+    for metric in ("sensitivity", "ppv", "specificity", "f1", "auc"):
+        boot_ci = _ci([b[c][metric] for b in boots])
+        ci = wilson(*props[metric]) if metric in props else boot_ci
+        est[metric] = Estimate(_f(point[c][metric]), ci, boot_ci)
+    return ClassMetrics(tp + fn, sum(int(b["cm"][c].sum() == 0) for b in boots),
+                        est["sensitivity"], est["ppv"], est["specificity"], est["f1"],
+                        est["auc"])
+
+
 def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike,
                            labels: Sequence[str], prob: np.ndarray | None = None,
                            groups: Sequence[str] | None = None, n_boot: int = 1000,
-                           seed: int = 0) -> dict[str, Any]:
+                           seed: int = 0) -> Metrics:
     """Accuracy, per-class sensitivity / PPV / specificity / F1 / AUC with 95% intervals.
 
     Args:
@@ -121,11 +144,12 @@ def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike,
         seed: Bootstrap seed.
 
     Returns:
-        ``{"n", "accuracy": {"value", "ci", "ci_bootstrap"}, "balanced_accuracy",
-        "bootstrap": {"replicates", "lacking_a_class"}, "per_class": {label: {metric:
-        {...}}}, "confusion_matrix", "labels"}``; ``ci`` is Wilson for proportions and the
-        patient bootstrap otherwise. Replicates that lack a class leave that class's metrics
-        undefined; they are counted in ``lacking_a_class``, not silently dropped.
+        The metrics; as JSON (:func:`hideseek.jsonio.to_json`) ``{"n", "accuracy": {"value",
+        "ci", "ci_bootstrap"}, "balanced_accuracy", "bootstrap": {"replicates",
+        "lacking_a_class"}, "per_class": {label: {metric: {...}}}, "confusion_matrix",
+        "labels"}``; ``ci`` is Wilson for proportions and the patient bootstrap otherwise.
+        Replicates that lack a class leave that class's metrics undefined; they are counted in
+        ``lacking_a_class``, not silently dropped.
     """
     y, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
     if y.shape != p.shape:
@@ -138,37 +162,23 @@ def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike,
     present = point["cm"].sum(1) > 0
     lacking = sum(bool((b["cm"].sum(1)[present] == 0).any()) for b in boots)
     bal = _ci([b["balanced_accuracy"] for b in boots])
-    result: dict[str, Any] = {
-        "n": len(y),
-        "accuracy": {"value": _f(point["accuracy"]), "ci": list(wilson(correct, len(y))),
-                     "ci_bootstrap": _ci([b["accuracy"] for b in boots])},
-        "balanced_accuracy": {"value": _f(point["balanced_accuracy"]), "ci": bal,
-                              "ci_bootstrap": bal},
-        "bootstrap": {"replicates": len(boots), "lacking_a_class": lacking},
-        "per_class": {},
-        "confusion_matrix": point["cm"].tolist(),
-        "labels": list(labels),
-    }
-    for c, name in enumerate(labels):
-        tp, fn, fp, tn = point[c]["counts"]
-        entry: dict[str, Any] = {"support": tp + fn, "bootstrap_without_class": sum(
-            int(b["cm"][c].sum() == 0) for b in boots)}
-        props = {"sensitivity": (tp, tp + fn), "ppv": (tp, tp + fp), "specificity": (tn, tn + fp)}
-        for metric in ("sensitivity", "ppv", "specificity", "f1", "auc"):
-            boot_ci = _ci([b[c][metric] for b in boots])
-            ci = list(wilson(*props[metric])) if metric in props else boot_ci
-            entry[metric] = {"value": _f(point[c][metric]), "ci": ci, "ci_bootstrap": boot_ci}
-        result["per_class"][name] = entry
-    return result
+    return Metrics(
+        n=len(y),
+        accuracy=Estimate(_f(point["accuracy"]), wilson(correct, len(y)),
+                          _ci([b["accuracy"] for b in boots])),
+        balanced_accuracy=Estimate(_f(point["balanced_accuracy"]), bal, bal),
+        bootstrap=BootstrapInfo(len(boots), lacking),
+        per_class={name: _class_metrics(point, boots, c) for c, name in enumerate(labels)},
+        confusion_matrix=point["cm"].tolist(), labels=list(labels))
 
 
 def paired_comparison(y_true: ArrayLike, pred_a: ArrayLike, pred_b: ArrayLike,
                       groups: Sequence[str] | None = None, n_boot: int = 1000,
-                      seed: int = 0) -> dict[str, Any]:
+                      seed: int = 0) -> Comparison:
     """Compare two prediction sets on the same images (b minus a).
 
     Returns:
-        ``{"n", "accuracy_a", "accuracy_b", "accuracy_difference": {"value", "ci"},
+        As JSON ``{"n", "accuracy_a", "accuracy_b", "accuracy_difference": {"value", "ci"},
         "discordant": {"a_only", "b_only"}, "mcnemar_p"}``: the exact (binomial) McNemar test
         and a paired patient-bootstrap interval of the difference.
     """
@@ -179,6 +189,6 @@ def paired_comparison(y_true: ArrayLike, pred_a: ArrayLike, pred_b: ArrayLike,
     p = 1.0 if disc == 0 else float(sps.binomtest(b_only, disc, 0.5).pvalue)
     diffs = [float(b[idx].mean() - a[idx].mean())
              for idx in _bootstrap_indices(_groups(groups, len(y)), n_boot, seed)]
-    return {"n": len(y), "accuracy_a": float(a.mean()), "accuracy_b": float(b.mean()),
-            "accuracy_difference": {"value": float(b.mean() - a.mean()), "ci": _ci(diffs)},
-            "discordant": {"a_only": a_only, "b_only": b_only}, "mcnemar_p": p}
+    return Comparison(len(y), float(a.mean()), float(b.mean()),
+                      Estimate(float(b.mean() - a.mean()), _ci(diffs)),
+                      Discordant(a_only, b_only), p)

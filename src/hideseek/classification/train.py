@@ -140,11 +140,8 @@ def _datasets(data: CXRDataset, cfg: TrainConfig, masks_dir: str | Path | None,
     train_ds = representation_dataset(data, by_split["train"], cfg, mdir, cache, True,
                                       originals=originals)
     val_ds = representation_dataset(data, by_split["val"], cfg, mdir, cache, False,
-                                    originals=originals)
-    classes = train_ds.classes
-    if cfg.target == "source":
-        val_ds.classes, val_ds.targets = classes, [
-            classes.index(r.source) if r.source in classes else -1 for r in val_ds.records]
+                                    originals=originals, classes=train_ds.classes
+                                    if cfg.target == "source" else None)
     return _Splits(records, by_split, train_ds, val_ds)
 
 

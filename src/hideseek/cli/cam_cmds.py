@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,8 @@ def _cam(args: argparse.Namespace) -> int:
     from hideseek.cli.classify_cmds import model_spec_arg
     from hideseek.data import LABELS, load_dataset
     from hideseek.explanation import figure3, ratio_plot, run_cam
+    from hideseek.jsonio import dumps
+    from hideseek.protocol.models import ModelCache
     from hideseek.runtime import Runtime
 
     data = load_dataset(args.data if len(args.data) > 1 else args.data[0], images=args.images)
@@ -24,8 +25,10 @@ def _cam(args: argparse.Namespace) -> int:
         rep, _, path = spec.partition("=")
         models[rep] = path
     rt = Runtime.auto(device=args.device, amp=False if args.no_amp else None)
-    foreign = {"spec": model_spec_arg(args), "arch": args.arch,
-               "target_layer": args.target_layer}
+    spec = model_spec_arg(args)
+    # one cache for the numbers and Fig. 3: each model is read once
+    foreign = {"spec": spec, "arch": args.arch, "target_layer": args.target_layer,
+               "load": ModelCache().loader(spec=spec, arch=args.arch)}
     result = run_cam(models, data, args.masks, args.out, split=args.split, runtime=rt,
                      batch_size=args.batch_size, max_images=args.max_images,
                      n_boot=args.n_boot, method=args.method, seed=args.seed, **foreign)
@@ -50,7 +53,7 @@ def _cam(args: argparse.Namespace) -> int:
     print(f"\nFig. 3 grid: {grid}\nratio plot: {plot}\nper image: {out / 'per_image.csv'}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        Path(args.json).write_text(dumps(result))
     return 0
 
 

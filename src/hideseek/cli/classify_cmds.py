@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,11 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def _write_json(path: str | None, obj: Any) -> None:
+    from hideseek.jsonio import dumps
+
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(obj, indent=2))
+        Path(path).write_text(dumps(obj))
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -39,12 +39,15 @@ class ClassificationDataset(Dataset[tuple[torch.Tensor, int]]):
         target: ``label`` (class index) or ``source`` (index into :attr:`classes`).
         originals: File names shown unchanged (no ``pair_transform``): the ``keep-original``
             bad-mask policy.
+        classes: With ``target="source"``, the class order (a model's sources; default: the
+            sources of ``data``, sorted); a source outside it gets target -1.
     """
 
     def __init__(self, data: CXRDataset, preprocess: Preprocess | None = None,
                  cache_dir: str | Path | None = None, pair_transform: PairTransform | None = None,
                  masks_dir: str | Path | None = None, transform: TensorTransform | None = None,
-                 target: str = "label", originals: set[str] | None = None) -> None:
+                 target: str = "label", originals: set[str] | None = None, *,
+                 classes: list[str] | None = None) -> None:
         self.data = data
         self.records: list[Record] = list(data.records)
         self.cache = PreprocessCache(preprocess or Preprocess(), cache_dir)
@@ -62,8 +65,9 @@ class ClassificationDataset(Dataset[tuple[torch.Tensor, int]]):
             self.classes: list[str] = list(LABEL_INDEX)
             self.targets = [LABEL_INDEX[r.label or ""] for r in self.records]
         elif target == "source":
-            self.classes = sorted({r.source for r in self.records})
-            self.targets = [self.classes.index(r.source) for r in self.records]
+            self.classes = list(classes or sorted({r.source for r in self.records}))
+            self.targets = [self.classes.index(r.source) if r.source in self.classes else -1
+                            for r in self.records]
         else:
             raise ValueError(f"target must be 'label' or 'source', got {target!r}")
 

@@ -20,10 +20,8 @@ from torch import nn
 from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset
 from hideseek.classification.models.registry import ARCHITECTURES, Classifier, target_layer
-from hideseek.data.cache import PreprocessCache
 from hideseek.data.labels import LABELS
 from hideseek.data.manifest import CXRDataset, Record
-from hideseek.data.preprocess import Preprocess
 from hideseek.errors import HideseekError
 from hideseek.explanation.gradcam import GradCAM
 from hideseek.explanation.layers import find_target_layer
@@ -74,11 +72,9 @@ class CamModel:
         inp = self.adapter.input
         cfg = config_from_meta(self.meta, representation).model_copy(
             update={"image_size": inp.size, "crop_top": inp.crop_top})
-        ds = representation_dataset(data, records, cfg, masks_dir, cache, train=False,
-                                    originals=originals)
-        if inp.square != "crop":  # e.g. TorchXRayVision: padded to a square, not cropped
-            ds.cache = PreprocessCache(Preprocess(inp.size, inp.crop_top, inp.square), cache)
-        return ds
+        # e.g. TorchXRayVision: padded to a square, not cropped
+        return representation_dataset(data, records, cfg, masks_dir, cache, train=False,
+                                      originals=originals, square=inp.square)
 
 
 def model_dir_of(source: Any) -> Path | None:

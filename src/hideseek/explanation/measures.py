@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["attribution_numbers", "null_numbers", "outside_region", "summarise"]
+from hideseek.classification.results import Estimate
+from hideseek.jsonio import OMIT_NONE
+
+__all__ = ["CamMeasures", "CamRepresentation", "CamResult", "MeasureSummary", "PatientMean",
+           "attribution_numbers", "null_numbers", "outside_region", "summarise"]
 
 MEASURES = ("lung_share", "lung_ratio", "box_share", "pointing", "occlusion")
 
@@ -80,54 +85,120 @@ def _uniform_null(measure: str, rows: Sequence[dict[str, Any]]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def _patient_mean(values: np.ndarray, weights: np.ndarray) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PatientMean:
+    """Mean of the finite values with a patient-bootstrap 95% interval (None: undefined)."""
+
+    value: float | None
+    ci: tuple[float | None, float | None]
+    n: int
+
+
+@dataclass(frozen=True)
+class MeasureSummary:
+    """One measure over a set of images, beside its nulls.
+
+    Attributes:
+        null: The measure of random maps at the method's resolution (``{"value", "ci"}``).
+        null_uniform: The measure of a uniform map (the infinite-resolution reference).
+    """
+
+    value: float | None
+    ci: tuple[float | None, float | None]
+    n: int
+    null: Estimate
+    null_uniform: float | None
+
+
+@dataclass(frozen=True)
+class CamMeasures:
+    """The attribution and occlusion measures of one class (``cam.json``'s ``per_class``).
+
+    Attributes:
+        by_outcome: The same for correct and wrong predictions apart (when known).
+    """
+
+    n: int
+    n_zero_maps: int
+    lung_share: MeasureSummary
+    lung_ratio: MeasureSummary
+    box_share: MeasureSummary
+    pointing: MeasureSummary
+    occlusion: MeasureSummary
+    by_outcome: dict[str, CamMeasures] | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True)
+class CamRepresentation:
+    """The measures of one representation's model (``cam.json``'s ``representations``)."""
+
+    model: str
+    arch: str | None
+    grid: str | None
+    per_class: dict[str, CamMeasures]
+
+
+@dataclass(frozen=True)
+class CamResult:
+    """What ``hideseek cam`` measured (``cam.json``): the images, the method, and per
+    representation the measures per true class."""
+
+    split: str
+    n: int
+    method: str
+    representations: dict[str, CamRepresentation]
+
+
+def _patient_mean(values: np.ndarray, weights: np.ndarray) -> PatientMean:
     """Mean of the finite values, with a patient-bootstrap 95% interval (``weights``: first row
     ones, then one row per replicate)."""
     ok = np.isfinite(values)
     n = int(ok.sum())
     if n == 0:
-        return {"value": None, "ci": [None, None], "n": 0}
+        return PatientMean(None, (None, None), 0)
     v = np.where(ok, values, 0.0)
     w = weights * ok
     den = w.sum(1)
     means = (w * v).sum(1)[den > 0] / den[den > 0]
     if n < 3 or means.size < 11:
-        return {"value": float(v[ok].mean()), "ci": [None, None], "n": n}
-    return {"value": float(v[ok].mean()), "ci": [float(np.percentile(means[1:], 2.5)),
-                                                 float(np.percentile(means[1:], 97.5))], "n": n}
+        return PatientMean(float(v[ok].mean()), (None, None), n)
+    return PatientMean(float(v[ok].mean()), (float(np.percentile(means[1:], 2.5)),
+                                             float(np.percentile(means[1:], 97.5))), n)
 
 
-def _measures(sel: Sequence[dict[str, Any]], n_boot: int, seed: int) -> dict[str, Any]:
+def _summary(sel: Sequence[dict[str, Any]], m: str, w: np.ndarray) -> MeasureSummary:
+    mean = _patient_mean(np.array([r.get(m, np.nan) for r in sel], dtype=float), w)
+    null = _patient_mean(np.array([r.get(f"null_{m}", np.nan) for r in sel], dtype=float), w)
+    return MeasureSummary(mean.value, mean.ci, mean.n,
+                          Estimate(0.0, (0.0, 0.0)) if m == "occlusion"
+                          else Estimate(null.value, null.ci), _uniform_null(m, sel))
+
+
+def _measures(sel: Sequence[dict[str, Any]], n_boot: int, seed: int,
+              outcomes: bool = False) -> CamMeasures:
     from hideseek.classification.audit_stats import patient_weights
 
     groups = [str(r.get("patient_id", r.get("filename", i))) for i, r in enumerate(sel)]
     w = np.vstack([np.ones(len(sel)), patient_weights(groups, n_boot, seed)])
-    entry: dict[str, Any] = {"n": len(sel), "n_zero_maps": sum(
-        1 for r in sel if not np.isfinite(float(r.get("lung_share", np.nan))))}
-    for m in MEASURES:
-        entry[m] = _patient_mean(np.array([r.get(m, np.nan) for r in sel], dtype=float), w)
-        nulls = np.array([r.get(f"null_{m}", np.nan) for r in sel], dtype=float)
-        null = _patient_mean(nulls, w)
-        entry[m]["null"] = ({"value": 0.0, "ci": [0.0, 0.0]} if m == "occlusion"
-                            else {"value": null["value"], "ci": null["ci"]})
-        entry[m]["null_uniform"] = _uniform_null(m, sel)
-    return entry
+    by_outcome = None
+    if outcomes and sel and "prediction" in sel[0]:
+        by_outcome = {outcome: _measures([r for r in sel
+                                          if (r["prediction"] == r["label"]) == ok],
+                                         n_boot, seed)
+                      for outcome, ok in (("correct", True), ("wrong", False))}
+    s = {m: _summary(sel, m, w) for m in MEASURES}
+    return CamMeasures(len(sel), sum(1 for r in sel
+                                     if not np.isfinite(float(r.get("lung_share", np.nan)))),
+                       s["lung_share"], s["lung_ratio"], s["box_share"], s["pointing"],
+                       s["occlusion"], by_outcome)
 
 
 def summarise(rows: Sequence[dict[str, Any]], classes: Sequence[str], n_boot: int = 1000,
-              seed: int = 0) -> dict[str, Any]:
+              seed: int = 0) -> dict[str, CamMeasures]:
     """Per true class (and ``all``): mean of each measure with a 95% interval that resamples
     patients, its null beside it (``null``: random maps at the method's resolution;
     ``null_uniform``: a uniform map), the number of all-zero maps, and the same for correct and
     wrong predictions apart (``by_outcome``)."""
-    out: dict[str, Any] = {}
-    for cls in [*classes, "all"]:
-        sel = [r for r in rows if cls == "all" or r["label"] == cls]
-        entry = _measures(sel, n_boot, seed)
-        if sel and "prediction" in sel[0]:
-            entry["by_outcome"] = {
-                outcome: _measures([r for r in sel if (r["prediction"] == r["label"]) == ok],
-                                   n_boot, seed)
-                for outcome, ok in (("correct", True), ("wrong", False))}
-        out[cls] = entry
-    return out
+    return {cls: _measures([r for r in rows if cls == "all" or r["label"] == cls], n_boot,
+                           seed, outcomes=True)
+            for cls in [*classes, "all"]}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import json
 import logging
+import typing
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,11 +25,14 @@ from hideseek.errors import HideseekError
 from hideseek.explanation.cam_model import CamModel, cam_model, make_explainer, model_dir_of
 from hideseek.explanation.gradcam import CamBatch
 from hideseek.explanation.measures import (
+    CamRepresentation,
+    CamResult,
     attribution_numbers,
     null_numbers,
     outside_region,
     summarise,
 )
+from hideseek.jsonio import dumps, to_json
 from hideseek.models.spec import ModelSpec
 from hideseek.progress import progress
 from hideseek.representations.registry import get_representation
@@ -201,8 +204,7 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
     records = stratified_sample(records, max_images, seed) if max_images else records
     if not records:
         raise HideseekError(f"no {split} images for Grad-CAM in {data.root}")
-    result: dict[str, Any] = {"split": split, "n": len(records), "method": method,
-                              "representations": {}}
+    result = CamResult(split, len(records), method, {})
     all_rows = []
     for rep, model_path in models.items():
         get_representation(rep)  # an unknown name is a clear error listing the choices
@@ -214,21 +216,20 @@ def run_cam(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Pa
         np.savez_compressed(out / f"maps_{rep}.npz", filenames=np.array(
             [r["filename"] for r in rows]), **maps)  # type: ignore[arg-type]
         all_rows += [{**r, "representation": rep} for r in rows]
-        result["representations"][rep] = {
-            "model": str(model_path), "arch": meta.get("arch"),
-            "grid": rows[0]["grid"] if rows else None,
-            "per_class": summarise(rows, ds.classes, n_boot, seed)}
+        result.representations[rep] = CamRepresentation(
+            str(model_path), meta.get("arch"), rows[0]["grid"] if rows else None,
+            summarise(rows, ds.classes, n_boot, seed))
     _write_outputs(out, all_rows, result)
-    return result
+    return typing.cast(dict[str, Any], to_json(result))
 
 
-def _write_outputs(out: Path, rows: list[dict[str, Any]], result: dict[str, Any]) -> None:
+def _write_outputs(out: Path, rows: list[dict[str, Any]], result: CamResult) -> None:
     """``per_image.csv`` (one row per image and representation) and ``cam.json``."""
     with (out / "per_image.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    (out / "cam.json").write_text(json.dumps(result, indent=2))
+    (out / "cam.json").write_text(dumps(result))
 
 
 def figure3(models: dict[str, str | Path], data: CXRDataset, masks_dir: str | Path,

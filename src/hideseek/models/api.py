@@ -44,7 +44,10 @@ def audit(model: Any, data: Any, masks: str | Path | None = None, *,
     mdir = masks if masks is not None else dataset.masks_dir
     if mdir is None:
         raise HideseekError(f"{dataset.root}: the audit needs lung masks (masks=...)")
-    result, _ = audit_model(None, dataset, mdir, split=split, runtime=runtime,
+    # the real path (not None): its folder's splits.csv picks the test split, and errors
+    # name the model file
+    path = model if isinstance(model, str | Path) else None
+    result, _ = audit_model(path, dataset, mdir, split=split, runtime=runtime,
                             batch_size=batch_size, n_boot=n_boot, cache_dir=cache_dir,
                             adapter=adapter, **kw)
     return result

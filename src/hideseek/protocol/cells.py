@@ -1,6 +1,7 @@
 """One protocol cell: train one architecture on one representation with one seed, then test.
 
-A cell is a plain function of a JSON-able spec, so the local executor and Ray run the same code.
+A cell is a plain function of a JSON-able spec (:class:`CellSpec`), so the local executor and
+Ray run the same code.
 Finished cells are recorded in ``cell.json`` with a hash of everything that defines them;
 a rerun skips a cell whose hash is unchanged and redoes one whose inputs or settings changed.
 """
@@ -11,10 +12,14 @@ import hashlib
 import json
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cell_hash", "cell_is_done", "run_cell"]
+from hideseek.classification.results import EvalResult
+from hideseek.jsonio import dumps, from_json, to_json
+
+__all__ = ["CellResult", "CellSpec", "cell_hash", "cell_is_done", "run_cell"]
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +27,48 @@ log = logging.getLogger(__name__)
 _UNUSED_BY_DATA = ("fill", "box_margin")  # the ``data`` cell never hides anything
 
 
-def cell_hash(spec: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class CellSpec:
+    """Everything that defines one cell (plain values, so that Ray can ship it).
+
+    Attributes:
+        train: The :class:`~hideseek.classification.config.TrainConfig` fields (``arch``,
+            ``representation``, ``seed`` ...).
+        data_hash: Content hash of the data; ``masks_hash`` of the masks; ``code`` of the code.
+        out: The cell's folder.
+    """
+
+    data: list[str]
+    images: str | None
+    masks: str
+    train: dict[str, Any]
+    on_bad_mask: str
+    n_boot: int
+    data_hash: str
+    masks_hash: str
+    code: str
+    cache_dir: str
+    out: str
+
+    def __str__(self) -> str:
+        t = self.train
+        return f"{t.get('arch')}/{t.get('representation')} seed {t.get('seed')}"
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One cell's record (``cell.json``): what defines it, its training summary (``train.json``)
+    and its test metrics (``eval.json``)."""
+
+    hash: str
+    arch: str
+    representation: str
+    seed: int
+    train: dict[str, Any]
+    eval: EvalResult
+
+
+def cell_hash(spec: CellSpec) -> str:
     """Hash of what a cell depends on: its settings, the data and masks by content (the spec's
     ``data_hash`` / ``masks_hash``) and the code (``code``, else the package version).
 
@@ -31,7 +77,7 @@ def cell_hash(spec: dict[str, Any]) -> str:
     """
     from hideseek import __version__
 
-    keep = {k: v for k, v in spec.items() if k not in {"out", "cache_dir"}}
+    keep = {k: v for k, v in to_json(spec).items() if k not in {"out", "cache_dir"}}
     train = dict(keep.get("train", {}))
     if train.get("representation") == "data":
         for name in _UNUSED_BY_DATA:
@@ -42,9 +88,9 @@ def cell_hash(spec: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def cell_is_done(spec: dict[str, Any]) -> bool:
+def cell_is_done(spec: CellSpec) -> bool:
     """True when the cell finished before with the same definition."""
-    marker = Path(spec["out"]) / "cell.json"
+    marker = Path(spec.out) / "cell.json"
     if not marker.is_file():
         return False
     try:
@@ -53,35 +99,34 @@ def cell_is_done(spec: dict[str, Any]) -> bool:
         return False
 
 
-def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
-    """Train (resuming an interrupted run) and evaluate one cell; returns its summary."""
+def run_cell(spec: CellSpec) -> CellResult:
+    """Train (resuming an interrupted run) and evaluate one cell; returns its record."""
     from hideseek.classification.config import TrainConfig
     from hideseek.classification.evaluate import evaluate
     from hideseek.classification.train import train_classifier
     from hideseek.data.manifest import load_dataset
 
-    out = Path(spec["out"])
+    out = Path(spec.out)
     h = cell_hash(spec)
     if cell_is_done(spec):
-        return json.loads((out / "cell.json").read_text())
+        return from_json(CellResult, json.loads((out / "cell.json").read_text()))
     marker = out / "cell.json"
     started = out / "cell.started"
     if out.exists() and (not started.is_file() or started.read_text() != h):
         shutil.rmtree(out)  # made with other settings: redo from scratch
     out.mkdir(parents=True, exist_ok=True)
     started.write_text(h)
-    data = load_dataset(spec["data"] if len(spec["data"]) > 1 else spec["data"][0],
-                        images=spec.get("images"))
-    cfg = TrainConfig(**spec["train"])
-    train = train_classifier(data, out, cfg, masks_dir=spec.get("masks"),
-                             resume=(out / "last.pt").exists(), cache_dir=spec.get("cache_dir"),
-                             on_bad_mask=spec["on_bad_mask"])
-    metrics, preds = evaluate(out, data, masks_dir=spec.get("masks"), n_boot=spec["n_boot"],
-                              cache_dir=spec.get("cache_dir"), on_bad_mask=spec["on_bad_mask"])
+    data = load_dataset(spec.data if len(spec.data) > 1 else spec.data[0], images=spec.images)
+    cfg = TrainConfig(**spec.train)
+    train = train_classifier(data, out, cfg, masks_dir=spec.masks,
+                             resume=(out / "last.pt").exists(), cache_dir=spec.cache_dir,
+                             on_bad_mask=spec.on_bad_mask)
+    metrics, preds = evaluate(out, data, masks_dir=spec.masks, n_boot=spec.n_boot,
+                              cache_dir=spec.cache_dir, on_bad_mask=spec.on_bad_mask)
     preds.write_csv(out / "predictions.csv")
-    (out / "eval.json").write_text(json.dumps(metrics, indent=2))
-    summary = {"hash": h, "arch": cfg.arch, "representation": cfg.representation,
-               "seed": cfg.seed, "train": train, "eval": metrics}
-    marker.write_text(json.dumps(summary, indent=2))
+    (out / "eval.json").write_text(dumps(metrics))
+    summary = CellResult(h, cfg.arch, cfg.representation, cfg.seed, train,
+                         from_json(EvalResult, metrics))
+    marker.write_text(dumps(summary))
     started.unlink(missing_ok=True)
     return summary

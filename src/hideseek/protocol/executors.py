@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from hideseek.errors import HideseekError
 from hideseek.progress import progress
@@ -13,19 +13,21 @@ __all__ = ["run_cells"]
 
 log = logging.getLogger(__name__)
 
+_S = TypeVar("_S")  # a cell's spec (the protocol's: a CellSpec)
+_R = TypeVar("_R")  # a cell's result (the protocol's: a CellResult)
 
-def _local(fn: Callable[[dict[str, Any]], dict[str, Any]],
-           specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+
+def _local(fn: Callable[[_S], _R],
+           specs: list[_S]) -> list[_R]:
     results = []
     for spec in progress(specs, desc="protocol cells", total=len(specs)):
-        log.info("cell %s/%s seed %s", spec["train"]["arch"], spec["train"]["representation"],
-                 spec["train"]["seed"])
+        log.info("cell %s", spec)
         results.append(fn(spec))
     return results
 
 
-def _ray(fn: Callable[[dict[str, Any]], dict[str, Any]], specs: list[dict[str, Any]],
-         address: str | None, cpus: float, gpus: float) -> list[dict[str, Any]]:
+def _ray(fn: Callable[[_S], _R], specs: list[_S],
+         address: str | None, cpus: float, gpus: float) -> list[_R]:
     try:
         import ray
     except ImportError as exc:
@@ -34,7 +36,7 @@ def _ray(fn: Callable[[dict[str, Any]], dict[str, Any]], specs: list[dict[str, A
         ray.init(address=address, log_to_driver=True, include_dashboard=False)
     remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=1)(fn)
     refs = [remote.remote(spec) for spec in specs]
-    done: dict[Any, dict[str, Any]] = {}
+    done: dict[Any, _R] = {}
     pending = list(refs)
     bar = progress(range(len(refs)), desc="protocol cells (ray)", total=len(refs))
     it = iter(bar)
@@ -47,9 +49,9 @@ def _ray(fn: Callable[[dict[str, Any]], dict[str, Any]], specs: list[dict[str, A
     return [done[r] for r in refs]
 
 
-def run_cells(fn: Callable[[dict[str, Any]], dict[str, Any]], specs: list[dict[str, Any]],
+def run_cells(fn: Callable[[_S], _R], specs: list[_S],
               executor: str = "local", address: str | None = None, cpus: float = 2.0,
-              gpus: float = 0.0) -> list[dict[str, Any]]:
+              gpus: float = 0.0) -> list[_R]:
     """Run every cell spec with ``fn`` and return the results in spec order.
 
     Args:

@@ -11,18 +11,22 @@ import json
 import logging
 import platform
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
+from hideseek.classification.results import Comparison
 from hideseek.classification.stats import paired_comparison
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.labels import LABELS
 from hideseek.data.manifest import CXRDataset, load_dataset
-from hideseek.protocol.cells import cell_is_done, run_cell
+from hideseek.jsonio import dumps, to_json
+from hideseek.protocol.cells import CellResult, CellSpec, cell_is_done, run_cell
 from hideseek.protocol.config import ProtocolConfig
 from hideseek.protocol.executors import run_cells
 from hideseek.protocol.freshness import (
@@ -115,7 +119,7 @@ def _load_predictions(layout: RunLayout, key: CellKey) -> dict[str, dict[str, st
 
 
 def _compare(base: dict[str, dict[str, str]], other: dict[str, dict[str, str]],
-             n_boot: int) -> dict[str, Any]:
+             n_boot: int) -> Comparison:
     names = [n for n in base if n in other]
     labels = sorted({base[n]["label"] for n in names} | {other[n]["prediction"] for n in names}
                     | {base[n]["prediction"] for n in names})
@@ -126,9 +130,11 @@ def _compare(base: dict[str, dict[str, str]], other: dict[str, dict[str, str]],
                              [base[n]["patient_id"] for n in names], n_boot)
 
 
-def _paired(cfg: ProtocolConfig, layout: RunLayout) -> dict[str, Any]:
-    """McNemar and the paired accuracy difference of every representation vs ``data``."""
-    comparisons: dict[str, Any] = {}
+def _paired(cfg: ProtocolConfig,
+            layout: RunLayout) -> dict[str, dict[str, dict[str, Comparison]]]:
+    """McNemar and the paired accuracy difference of every representation vs ``data``, per
+    architecture and seed (``comparisons.json``)."""
+    comparisons: dict[str, dict[str, dict[str, Comparison]]] = {}
     for arch in cfg.architectures:
         comparisons[arch] = {}
         for seed in cfg.seeds:
@@ -140,29 +146,30 @@ def _paired(cfg: ProtocolConfig, layout: RunLayout) -> dict[str, Any]:
     return comparisons
 
 
-def _legacy_figures(cells: dict[CellKey, dict[str, Any]], cfg: ProtocolConfig, arch: str,
+def _legacy_figures(cells: dict[CellKey, CellResult], cfg: ProtocolConfig, arch: str,
                     comparisons: dict[str, Any]) -> dict[str, Any]:
     """The accuracy figures of earlier ``verdicts.json`` files (first seed; information only:
     the verdict itself rests on balanced accuracy and AUC, see docs/VERDICTS.md)."""
     seed = cfg.seeds[0]
-    base = cells[CellKey(arch, "data", seed)]["eval"]
-    figs: dict[str, Any] = {f"accuracy_{rep}": cells[CellKey(arch, rep, seed)]["eval"][
-        "accuracy"] for rep in cfg.representations}
-    cm = base["confusion_matrix"]
+    base = cells[CellKey(arch, "data", seed)].eval
+    figs: dict[str, Any] = {f"accuracy_{rep}": to_json(cells[CellKey(arch, rep, seed)].eval
+                                                       .accuracy)
+                            for rep in cfg.representations}
+    cm = base.confusion_matrix
     n = sum(sum(row) for row in cm)
     figs["chance"] = chance = max(sum(row) for row in cm) / n if n else 1.0
     removed = comparisons.get(arch, {}).get(f"seed{seed}", {}).get("lungs_removed")
     if removed is not None:
-        acc_d, acc_r = base["accuracy"]["value"], removed["accuracy_b"]
+        acc_d, acc_r = base.accuracy.value or 0.0, removed["accuracy_b"]
         figs["retained"] = ((acc_r - chance) / (acc_d - chance) if acc_d > chance
                             else float("nan"))
         figs["mcnemar_p"] = removed["mcnemar_p"]
         figs["accuracy_difference"] = removed["accuracy_difference"]
-    figs["n_test"] = base["n"]
+    figs["n_test"] = base.n
     return figs
 
 
-def _verdicts(cells: dict[CellKey, dict[str, Any]], cfg: ProtocolConfig,
+def _verdicts(cells: dict[CellKey, CellResult], cfg: ProtocolConfig,
               layout: RunLayout, comparisons: dict[str, Any]) -> dict[str, Any]:
     """One verdict per architecture from every seed's predictions (see docs/VERDICTS.md)."""
     verdicts: dict[str, Any] = {}
@@ -179,8 +186,8 @@ def _verdicts(cells: dict[CellKey, dict[str, Any]], cfg: ProtocolConfig,
 
 
 def _specs(cfg: ProtocolConfig, layout: RunLayout, masks: Path,
-           hashes: InputHashes) -> list[dict[str, Any]]:
-    """One JSON-able spec per cell; every cell shares the one test split (``split_seed``)."""
+           hashes: InputHashes) -> list[CellSpec]:
+    """One spec per cell; every cell shares the one test split (``split_seed``)."""
     cache = str(default_cache_dir())
     specs = []
     for arch in cfg.architectures:
@@ -189,12 +196,10 @@ def _specs(cfg: ProtocolConfig, layout: RunLayout, masks: Path,
                 train = {**cfg.train, "arch": arch, "representation": rep, "seed": seed,
                          "split_seed": cfg.split_seed, "fill": cfg.fill,
                          "box_margin": cfg.box_margin}
-                specs.append({"data": cfg.data, "images": cfg.images, "masks": str(masks),
-                              "train": train, "on_bad_mask": cfg.on_bad_mask,
-                              "n_boot": cfg.n_boot, "data_hash": hashes.data,
-                              "masks_hash": hashes.masks, "code": hashes.code,
-                              "cache_dir": cache,
-                              "out": str(layout.cell(CellKey(arch, rep, seed)))})
+                specs.append(CellSpec(list(cfg.data), cfg.images, str(masks), train,
+                                      cfg.on_bad_mask, cfg.n_boot, hashes.data, hashes.masks,
+                                      hashes.code, cache,
+                                      str(layout.cell(CellKey(arch, rep, seed)))))
     return specs
 
 
@@ -221,31 +226,30 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     fresh = Freshness()
     specs = _specs(cfg, layout, masks, hashes)
     for spec in specs:
-        t = spec["train"]
+        t = spec.train
         fresh.note(f"cell {CellKey(t['arch'], t['representation'], t['seed']).id}",
                    cell_is_done(spec))
     results = run_cells(run_cell, specs, cfg.executor, cfg.ray_address, cfg.cpus_per_cell,
                         cfg.gpus_per_cell)
-    cells = {CellKey(r["arch"], r["representation"], r["seed"]): r for r in results}
+    cells = {CellKey(r.arch, r.representation, r.seed): r for r in results}
     stages = _StageInputs(cfg, data, masks, layout, rt, hashes, fresh,
-                          {CellKey(c["arch"], c["representation"], c["seed"]): c["hash"]
-                           for c in results}, ModelCache())
-    comparisons = _paired(cfg, layout)
-    layout.comparisons.write_text(json.dumps(comparisons, indent=2))
+                          {k: c.hash for k, c in cells.items()}, ModelCache())
+    comparisons = to_json(_paired(cfg, layout))
+    layout.comparisons.write_text(dumps(comparisons))
     verdicts = _verdicts(cells, cfg, layout, comparisons)
-    layout.verdicts.write_text(json.dumps(verdicts, indent=2))
+    layout.verdicts.write_text(dumps(verdicts))
     audits = _audits(stages) if cfg.audit else {}
     cams = _cams(stages) if cfg.cam else {}
     probe = _probe(stages) if cfg.probe_source else None
     external = _external_tests(stages) if cfg.external_test else {}
     results_all = {"config": cfg.model_dump(mode="json"), "environment": env, "mask_qc": qc,
                    "figures": {"fig1": str(layout.fig1)},
-                   "cells": {k.id: c for k, c in cells.items()},
+                   "cells": {k.id: to_json(c) for k, c in cells.items()},
                    "comparisons": comparisons, "verdicts": verdicts, "audits": audits,
                    "cam": cams, "probe": probe, "external_test": external,
                    "reused": fresh.reused,
                    "redone": fresh.redone}
-    layout.results.write_text(json.dumps(results_all, indent=2, default=str))
+    layout.results.write_text(dumps(results_all, default=str))
     write_report(results_all, layout.root)
     return results_all
 
@@ -275,58 +279,63 @@ class _StageInputs:
                            "masks": self.hashes.masks, "code": self.hashes.code, **extra})
 
 
+def _stamped(st: _StageInputs, name: str, path: Path, h: str,
+             compute: Callable[[], dict[str, Any]], *, ready: bool = True) -> dict[str, Any]:
+    """The stage's JSON at ``path`` when stamped with ``h`` (and ``ready``: its other outputs
+    are there), noted as reused; else ``compute()`` stamped with ``h``, written and noted
+    as redone."""
+    found = read_stamped(path, h) if ready else None
+    st.fresh.note(name, found is not None)
+    if found is not None:
+        return found
+    out = {**compute(), "hash": h}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dumps(out, default=str))
+    return out
+
+
 def _audits(st: _StageInputs) -> dict[str, Any]:
     from hideseek.classification.evaluate import audit
 
-    cfg, data, masks, layout, rt = st.cfg, st.data, st.masks, st.layout, st.rt
-    res = {}
-    for arch in cfg.architectures:
-        path = layout.audit(arch)
-        h = st.hash_of("audit", arch, ["data"])
-        found = read_stamped(path, h)
-        st.fresh.note(f"audit {arch}", found is not None)
-        if found is not None:
-            res[arch] = found
-            continue
-        model = layout.cell(CellKey(arch, "data", cfg.seeds[0]))
-        r, _ = audit(model, data, masks, tuple(cfg.representations), runtime=rt,
+    cfg = st.cfg
+
+    def one(arch: str) -> dict[str, Any]:
+        model = st.layout.cell(CellKey(arch, "data", cfg.seeds[0]))
+        r, _ = audit(model, st.data, st.masks, tuple(cfg.representations), runtime=st.rt,
                      n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask,
                      adapter=st.loaded.adapter(model))
-        r = {**r, "hash": h}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(r, indent=2))
-        res[arch] = r
-    return res
+        return r
+
+    return {arch: _stamped(st, f"audit {arch}", st.layout.audit(arch),
+                           st.hash_of("audit", arch, ["data"]), partial(one, arch))
+            for arch in cfg.architectures}
+
+
+def _cam(st: _StageInputs, arch: str, folder: Path) -> dict[str, Any]:
+    """Grad-CAM numbers, the ratio plot and Fig. 3 of one architecture's cells."""
+    from hideseek.explanation import figure3, ratio_plot, run_cam
+
+    cfg = st.cfg
+    models: dict[str, str | Path] = {
+        rep: st.layout.cell(CellKey(arch, rep, cfg.seeds[0])) for rep in cfg.representations}
+    r = run_cam(models, st.data, st.masks, folder, runtime=st.rt,
+                max_images=cfg.cam_max_images, n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask,
+                method=cfg.cam_method, load=st.loaded.adapter)
+    ratio_plot(folder / "lung_ratio.png", r, list(LABELS),
+               title=f"{arch}: Grad-CAM attribution in the lungs / lung area (95% CI)")
+    figure3(models, st.data, st.masks, folder / "fig3.png", runtime=st.rt,
+            load=st.loaded.adapter, method=cfg.cam_method)
+    return {**r, "folder": str(folder)}
 
 
 def _cams(st: _StageInputs) -> dict[str, Any]:
-    from hideseek.explanation import figure3, ratio_plot, run_cam
-
-    cfg, data, masks, layout, rt = st.cfg, st.data, st.masks, st.layout, st.rt
-    res = {}
+    cfg, res = st.cfg, {}
     for arch in cfg.architectures:
-        folder = layout.cam(arch)
+        folder = st.layout.cam(arch)
         h = st.hash_of("cam", arch, list(cfg.representations), max_images=cfg.cam_max_images)
-        found = read_stamped(folder / "cam.json", h)
-        found = found if (folder / "fig3.png").is_file() else None
-        st.fresh.note(f"cam {arch}", found is not None)
-        if found is not None:
-            res[arch] = found
-            continue
-        models: dict[str, str | Path] = {
-            rep: layout.cell(CellKey(arch, rep, cfg.seeds[0]))
-            for rep in cfg.representations}
-        r = run_cam(models, data, masks, folder, runtime=rt, max_images=cfg.cam_max_images,
-                    n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask, method=cfg.cam_method,
-                    load=st.loaded.adapter)
-        ratio_plot(folder / "lung_ratio.png", r, list(LABELS),
-                   title=f"{arch}: Grad-CAM attribution in the lungs / lung area (95% CI)")
-        figure3(models, data, masks, folder / "fig3.png", runtime=rt, load=st.loaded.adapter,
-                method=cfg.cam_method)
-        r["folder"] = str(folder)
-        r["hash"] = h
-        (folder / "cam.json").write_text(json.dumps(r, indent=2))
-        res[arch] = r
+        res[arch] = _stamped(st, f"cam {arch}", folder / "cam.json", h,
+                             partial(_cam, st, arch, folder),
+                             ready=(folder / "fig3.png").is_file())
     return res
 
 
@@ -334,29 +343,21 @@ def _probe(st: _StageInputs) -> dict[str, Any] | None:
     from hideseek.classification.config import TrainConfig
     from hideseek.classification.probe import probe_source
 
-    cfg, data, masks, layout, rt = st.cfg, st.data, st.masks, st.layout, st.rt
-    if len({r.source for r in data.records}) < 2:
+    cfg = st.cfg
+    if len({r.source for r in st.data.records}) < 2:
         log.info("source probe skipped: one source only")
         return None
-    path = layout.probe / "probe.json"
     arch = cfg.probe_arch or cfg.architectures[0]
     train = {**cfg.train, "arch": arch, "seed": cfg.seeds[0], "split_seed": cfg.split_seed,
              "fill": cfg.fill, "box_margin": cfg.box_margin}
-    h = st.hash_of("probe", arch, [], train=train)
-    found = read_stamped(path, h)
-    st.fresh.note("probe", found is not None)
-    if found is not None:
-        return found
-    out = probe_source(data, masks, layout.probe, TrainConfig(**train), runtime=rt,
-                       resume=False)
-    out = {**out, "hash": h}
-    path.write_text(json.dumps(out, indent=2, default=str))
-    return out
+    return _stamped(st, "probe", st.layout.probe / "probe.json",
+                    st.hash_of("probe", arch, [], train=train),
+                    lambda: probe_source(st.data, st.masks, st.layout.probe,
+                                         TrainConfig(**train), runtime=st.rt, resume=False))
 
 
 def _external_tests(st: _StageInputs) -> dict[str, Any]:
     """Each data-trained cell on ``external_test`` (no patient may overlap), per source."""
-    from hideseek.classification.evaluate import evaluate
     from hideseek.data.hashing import content_hash
 
     cfg = st.cfg
@@ -371,13 +372,15 @@ def _external_tests(st: _StageInputs) -> dict[str, Any]:
             path = st.layout.external(key)
             h = stage_hash({"stage": "external", "cell": st.cell_hashes.get(key),
                             "external": ext_hash, "n_boot": cfg.n_boot, "code": st.hashes.code})
-            found = read_stamped(path, h)
-            st.fresh.note(f"external {key.id}", found is not None)
-            if found is None:
-                metrics, _ = evaluate(st.layout.cell(key), ext, n_boot=cfg.n_boot,
-                                      runtime=st.rt, external=True)
-                found = {**metrics, "data": cfg.external_test, "hash": h}
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(found, indent=2))
-            res[key.id] = found
+            res[key.id] = _stamped(st, f"external {key.id}", path, h,
+                                   partial(_external, st, key, ext))
     return res
+
+
+def _external(st: _StageInputs, key: CellKey, ext: CXRDataset) -> dict[str, Any]:
+    """One data-trained cell evaluated on the external test set."""
+    from hideseek.classification.evaluate import evaluate
+
+    metrics, _ = evaluate(st.layout.cell(key), ext, n_boot=st.cfg.n_boot, runtime=st.rt,
+                          external=True)
+    return {**metrics, "data": st.cfg.external_test}
