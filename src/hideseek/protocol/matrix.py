@@ -18,7 +18,8 @@ import numpy as np
 
 from hideseek.protocol.rule import SILHOUETTE, ArchitectureVerdict, PredictionSet, decide
 
-__all__ = ["EXPECTED", "MATRIX_TRAIN", "MatrixRow", "MatrixSetup", "format_matrix", "run_matrix"]
+__all__ = ["EXPECTED", "MATRIX_TRAIN", "MatrixRow", "MatrixSetup", "format_matrix", "run_matrix",
+           "scenario_predictions"]
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,12 @@ def _as_set(preds: Any) -> PredictionSet:
                          np.asarray(preds.prob), tuple(preds.classes))
 
 
-def _scenario_predictions(scenario: str, reps: Sequence[str], setup: MatrixSetup,
-                          out: Path) -> dict[str, PredictionSet]:
-    """Train each representation on one phantom set, predict the other (the large test)."""
+def scenario_predictions(scenario: str, reps: Sequence[str], setup: MatrixSetup,
+                         out: Path) -> dict[str, PredictionSet]:
+    """Train each representation on one phantom set, predict the other (the large test).
+
+    Models and phantoms already in ``out`` (from an earlier call) are reused.
+    """
     from hideseek.classification.config import TrainConfig
     from hideseek.classification.evaluate import evaluate
     from hideseek.classification.train import train_classifier
@@ -170,7 +174,7 @@ def run_matrix(out: str | Path, scenarios: Sequence[str] = tuple(EXPECTED),
             rows += [MatrixRow(scenario, s, 0, "-", {}, [], EXPECTED[scenario][0], True,
                                skipped=skipped) for s in ("small", "large")]
             continue
-        preds = _scenario_predictions(scenario, reps, setup, Path(out) / scenario)
+        preds = scenario_predictions(scenario, reps, setup, Path(out) / scenario)
         small = preds["data"].filenames[: setup.n_small]
         for size, names in (("small", small), ("large", preds["data"].filenames)):
             v = decide({rep: [p.subset(names)] for rep, p in preds.items()})
