@@ -27,8 +27,9 @@ from hideseek.segmentation.crossval import (
 from hideseek.segmentation.tta import lung_probability
 
 TINY = {"image_size": 32, "depth": 3, "base": 4, "batch_size": 8, "lr": 3e-3, "epochs": 1}
-#: Patients per origin (2 images each): A 10 images, B 8, C 2, D 2 (C and D pooled).
-ORIGINS = ["A"] * 5 + ["B"] * 4 + ["C", "D"]
+#: Origin per image (2 images per patient): A 9 images, B 9, C 2, D 2 (C and D pooled);
+#: patient 0 has one image under A and one under B.
+ORIGINS = ["A", "B"] + ["A"] * 8 + ["B"] * 8 + ["C"] * 2 + ["D"] * 2
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def origin_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     records = write_phantom_dataset(out, PhantomConfig(scenario="lungs", n=22, size=48,
                                                        images_per_patient=2, seed=3))
     # One label, as in the real pack (all COVID-19), so validation is not split by label.
-    tagged = [replace(r, label="COVID-19", extra={**r.extra, "origin": ORIGINS[i // 2]})
+    tagged = [replace(r, label="COVID-19", extra={**r.extra, "origin": ORIGINS[i]})
               for i, r in enumerate(records)]
     write_manifest(out / "manifest.csv", tagged)
     return out
@@ -110,8 +111,10 @@ def test_leave_one_origin_out_trains_tests_and_reuses(origin_pack: Path, tmp_pat
     assert [f.group for f in result.folds] == ["A", OTHER]
     assert result.pooled == {"C": 2, "D": 2}
     a, other = result.folds
-    assert (a.images, a.patients, a.n_train + a.n_val) == (10, 5, 12)
+    # Patient 0's image under B is not trained on when A (its other image) is held out.
+    assert (a.images, a.patients, a.n_train + a.n_val, a.left_out) == (9, 5, 12, 1)
     assert (other.images, other.patients, other.n_train + other.n_val) == (4, 2, 18)
+    assert other.left_out == 0
     assert not a.reused and 0 <= a.p5_dice <= a.mean_dice <= 1
     assert a.ci[0] <= a.mean_dice <= a.ci[1]
     saved = json.loads((out / "crossval.json").read_text())
@@ -119,6 +122,7 @@ def test_leave_one_origin_out_trains_tests_and_reuses(origin_pack: Path, tmp_pat
     # Validation comes from the training origins only.
     splits = (out / "A" / "train" / "splits.csv").read_text()
     assert all(r.filename not in splits for r in data.records[:10])
+    assert data.records[1].filename not in splits
     # Unchanged inputs: both folds reused, through the CLI.
     assert main(["segment", "crossval", str(origin_pack), "--out", str(out), "--min-group", "4",
                  "--folds", f"A,{OTHER}", "--image-size", "32", "--depth", "3", "--base", "4",
