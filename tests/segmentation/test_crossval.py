@@ -102,7 +102,8 @@ def test_tta_averages_the_flipped_view() -> None:
 
 
 def test_leave_one_origin_out_trains_tests_and_reuses(origin_pack: Path, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     data = load_dataset(origin_pack, require_label=False)
     out, cache = tmp_path / "loo", tmp_path / "cache"
     config = SegTrainConfig(**TINY)
@@ -136,6 +137,10 @@ def test_leave_one_origin_out_trains_tests_and_reuses(origin_pack: Path, tmp_pat
     again = leave_one_origin_out(data, out, config, min_group=4, folds=["A", OTHER],
                                  cache_dir=cache, runtime=Runtime(device="cpu", amp=False))
     assert [f.reused for f in again.folds] == [False, False]
+    # Changed training code: redone too.
+    monkeypatch.setattr("hideseek.segmentation.crossval._code_hash", lambda: "changed")
+    assert not leave_one_origin_out(data, out, config, min_group=4, folds=[OTHER],
+                                    cache_dir=cache).folds[0].reused
 
 
 def test_unknown_fold_is_refused(origin_pack: Path, tmp_path: Path) -> None:

@@ -4,12 +4,14 @@ Each fold holds out one group of images (a hospital / publisher: the manifest's 
 column by default), trains a U-Net on the other groups with the usual training engine
 (validation carved from the training groups' patients only) and tests it once on the held-out
 group. Small groups are pooled into one ``other`` group. Every fold lives in its own folder and
-carries content-hash stamps (config, images and masks by content, code), so a rerun reuses a
-finished fold only when its inputs are unchanged and redoes it otherwise.
+carries content-hash stamps (config, images and masks by content, the sources of the training,
+data and segmentation code), so a rerun reuses a finished fold only when its inputs are
+unchanged and redoes it otherwise (an interrupted fold resumes from its last epoch).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from hideseek.data.hashing import code_fingerprint, content_hash
+from hideseek.data.hashing import content_hash
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.errors import DataError, HideseekError
 from hideseek.naming import safe_name
@@ -147,6 +149,27 @@ def patient_bootstrap(per_image: dict[str, float], patient_of: dict[str, str],
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+#: Subpackages / modules whose sources decide a fold's result (training, data, runtime).
+_CODE_PARTS = ("segmentation", "engine", "data", "runtime.py")
+
+
+def _code_hash() -> str:
+    """Hash of the sources that train and test a fold, by content.
+
+    Narrower than :func:`~hideseek.data.hashing.code_fingerprint` (the git commit): a commit
+    that touches other parts of the package, or only documentation, keeps finished folds.
+    """
+    import hideseek
+
+    package = Path(hideseek.__file__).resolve().parent
+    h = hashlib.sha256()
+    for part in _CODE_PARTS:
+        root = package / part
+        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+            h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _files_hash(data: CXRDataset, records: list[Record]) -> str:
     images = [data.image_path(r) for r in records]
     masks = [Path(data.masks_dir or "") / r.filename for r in records]
@@ -161,7 +184,7 @@ def _train_fold(data: CXRDataset, train_records: list[Record], fold: Path,
 
     names = sorted((r.filename, r.patient_id) for r in train_records)
     digest = stage_hash({"config": config.model_dump(mode="json"), "records": names,
-                         "files": _files_hash(data, train_records), "code": code_fingerprint()})
+                         "files": _files_hash(data, train_records), "code": _code_hash()})
     run = fold / "train"
     stamp = read_stamped(fold / "inputs.json", digest)
     done = read_stamped(run / "train.json", digest) if stamp else None
