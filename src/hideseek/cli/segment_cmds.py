@@ -118,7 +118,7 @@ def _training_arguments(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     """Add ``segment`` and its actions."""
-    s = sub.add_parser("segment", help="lung segmentation: train, eval, predict")
+    s = sub.add_parser("segment", help="lung segmentation: train, crossval, eval, predict")
     ssub = s.add_subparsers(dest="segment_command", metavar="ACTION", required=True)
 
     t = ssub.add_parser("train", help="train a U-Net on images with lung masks")
