@@ -1,4 +1,4 @@
-"""``hideseek segment train | eval | predict``."""
+"""``hideseek segment train | crossval | eval | predict``."""
 
 from __future__ import annotations
 
@@ -18,21 +18,39 @@ def _runtime(args: argparse.Namespace) -> Any:
     return Runtime.auto(device=args.device, amp=False if args.no_amp else None)
 
 
-def _train(args: argparse.Namespace) -> int:
+def _config(args: argparse.Namespace) -> Any:
     from hideseek.segmentation.config import load_seg_config
-    from hideseek.segmentation.train import train_segmenter
 
-    cfg = load_seg_config(
+    return load_seg_config(
         args.config, preset="paper" if args.paper else None, image_size=args.image_size,
         depth=args.depth, base=args.base, batch_norm=False if args.no_batch_norm else None,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         dice_weight=args.dice_weight, augment=False if args.no_augment else None, seed=args.seed,
         workers=args.workers, schedule=args.schedule, init=args.init, patience=args.patience,
-        min_delta=args.min_delta, compile=args.compile)
+        min_delta=args.min_delta, compile=args.compile, exposure_augment=args.exposure_augment)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from hideseek.segmentation.train import train_segmenter
+
     data = load_data_arg(args, require_label=False)
-    summary = train_segmenter(data, args.out, cfg, resume=args.resume, runtime=_runtime(args))
+    summary = train_segmenter(data, args.out, _config(args), resume=args.resume,
+                              runtime=_runtime(args))
     print(json.dumps(summary, indent=2))
     print(f"best model: {Path(args.out) / 'best.pt'}")
+    return 0
+
+
+def _crossval(args: argparse.Namespace) -> int:
+    from hideseek.segmentation.crossval import leave_one_origin_out
+
+    result = leave_one_origin_out(
+        load_data_arg(args, require_label=False), args.out, _config(args),
+        group_by=args.group_by, min_group=args.min_group,
+        folds=args.folds.split(",") if args.folds else None, tta=args.tta,
+        runtime=_runtime(args))
+    print(result.format())
+    print(f"per-image Dice and settings: {Path(args.out) / 'crossval.json'}")
     return 0
 
 
@@ -42,7 +60,7 @@ def _predict(args: argparse.Namespace) -> int:
     data = load_data_arg(args, require_label=False)
     model, size, _ = load_segmenter(args.model)
     counts = predict_dataset(data, args.out, model, size, batch_size=args.batch_size,
-                             workers=args.workers, runtime=_runtime(args))
+                             workers=args.workers, runtime=_runtime(args), tta=args.tta)
     print(f"{counts['images']} masks in {Path(args.out) / 'masks'} ({counts['skipped']} already "
           f"done); flagged: empty {counts['empty']}, one lung {counts['one_lung']}, "
           f"implausible area {counts['implausible_area']} -> {Path(args.out) / 'regions.csv'}")
@@ -54,7 +72,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     result = evaluate_segmentation(load_data_arg(args, require_label=False), args.model,
                                    args.masks, raw=args.raw, batch_size=args.batch_size,
-                                   workers=args.workers, runtime=_runtime(args))
+                                   workers=args.workers, runtime=_runtime(args), tta=args.tta)
     print(result.format())
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -69,38 +87,59 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=2, help="image decoding processes")
 
 
+def _training_arguments(p: argparse.ArgumentParser) -> None:
+    """The U-Net training settings shared by ``segment train`` and ``segment crossval``."""
+    p.add_argument("--config", metavar="YAML", help="settings file (e.g. a run's config.yaml); "
+                   "flags given override it")
+    p.add_argument("--epochs", type=int, help="default 60")
+    p.add_argument("--lr", type=float, help="default 1e-4")
+    p.add_argument("--image-size", type=int, help="default 256")
+    p.add_argument("--depth", type=int, help="default 5")
+    p.add_argument("--base", type=int, help="filters at the first level (default 16)")
+    p.add_argument("--no-batch-norm", action="store_true")
+    p.add_argument("--dice-weight", type=float, help="weight of the Dice loss term (default 1)")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--exposure-augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="exposure / contrast augmentation: window, gamma, local contrast, blur, "
+                   "noise (default: no)")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--schedule", choices=["constant", "cosine"], help="default constant")
+    p.add_argument("--init", metavar="MODEL", help="start from these U-Net weights (fine-tune)")
+    p.add_argument("--patience", type=int, help="early stopping: epochs without validation "
+                   "Dice improvement (default: off)")
+    p.add_argument("--min-delta", type=float, help="early stopping: least Dice improvement")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="train through torch.compile (default: no)")
+    p.add_argument("--paper", action="store_true",
+                   help="the paper's U-Net: depth 5, 64 filters, 512 px, batch 1, CE only "
+                   "(flags given override it)")
+    _common(p)
+
+
 def register(sub: Any) -> None:
     """Add ``segment`` and its actions."""
-    s = sub.add_parser("segment", help="lung segmentation: train, eval, predict")
+    s = sub.add_parser("segment", help="lung segmentation: train, crossval, eval, predict")
     ssub = s.add_subparsers(dest="segment_command", metavar="ACTION", required=True)
 
     t = ssub.add_parser("train", help="train a U-Net on images with lung masks")
     add_data_arguments(t)
     t.add_argument("--out", required=True, metavar="DIR")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    t.add_argument("--config", metavar="YAML", help="settings file (e.g. a run's config.yaml); "
-                   "flags given override it")
-    t.add_argument("--epochs", type=int, help="default 60")
-    t.add_argument("--lr", type=float, help="default 1e-4")
-    t.add_argument("--image-size", type=int, help="default 256")
-    t.add_argument("--depth", type=int, help="default 5")
-    t.add_argument("--base", type=int, help="filters at the first level (default 16)")
-    t.add_argument("--no-batch-norm", action="store_true")
-    t.add_argument("--dice-weight", type=float, help="weight of the Dice loss term (default 1)")
-    t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--seed", type=int, help="default 0")
-    t.add_argument("--schedule", choices=["constant", "cosine"], help="default constant")
-    t.add_argument("--init", metavar="MODEL", help="start from these U-Net weights (fine-tune)")
-    t.add_argument("--patience", type=int, help="early stopping: epochs without validation "
-                   "Dice improvement (default: off)")
-    t.add_argument("--min-delta", type=float, help="early stopping: least Dice improvement")
-    t.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="train through torch.compile (default: no)")
-    t.add_argument("--paper", action="store_true",
-                   help="the paper's U-Net: depth 5, 64 filters, 512 px, batch 1, CE only "
-                   "(flags given override it)")
-    _common(t)
+    _training_arguments(t)
     t.set_defaults(handler=_train, batch_size=None, workers=None)
+
+    c = ssub.add_parser("crossval", help="leave-one-origin-out: train on the other origins, "
+                        "test on each held-out one (resumable, one folder per fold)")
+    add_data_arguments(c)
+    c.add_argument("--out", required=True, metavar="DIR")
+    c.add_argument("--group-by", default="origin", metavar="COLUMN",
+                   help="manifest column of the groups (default origin)")
+    c.add_argument("--min-group", type=int, default=5, metavar="N",
+                   help="groups with fewer images are pooled into one 'other' group (default 5)")
+    c.add_argument("--folds", metavar="G1,G2", help="only these held-out groups (default: all)")
+    c.add_argument("--tta", action="store_true", help="test-time augmentation on held-out images")
+    _training_arguments(c)
+    c.set_defaults(handler=_crossval, batch_size=None, workers=None)
 
     e = ssub.add_parser("eval", help="Table-2 metrics against a dataset's true masks")
     add_data_arguments(e)
@@ -108,6 +147,7 @@ def register(sub: Any) -> None:
     e.add_argument("--masks", metavar="DIR", help="evaluate existing predicted masks instead")
     e.add_argument("--raw", action="store_true", help="skip post-processing (with --model)")
     e.add_argument("--json", metavar="PATH")
+    e.add_argument("--tta", action="store_true", help="test-time augmentation (with --model)")
     _common(e)
     e.set_defaults(handler=_eval)
 
@@ -115,5 +155,7 @@ def register(sub: Any) -> None:
     add_data_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--model", default=None, help="model file or folder (default: shipped model)")
+    p.add_argument("--tta", action="store_true", help="test-time augmentation: average flipped, "
+                   "rescaled and re-exposed views (6 forward passes per image)")
     _common(p)
     p.set_defaults(handler=_predict)

@@ -7,7 +7,66 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["JointAugment"]
+__all__ = ["ExposureAugment", "JointAugment", "gaussian_blur"]
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of a C x H x W image (reflect padding at the borders).
+
+    Args:
+        x: The image.
+        sigma: Standard deviation in pixels (at most a quarter of the shorter side is used).
+    """
+    sigma = min(sigma, min(x.shape[-2:]) / 4)
+    radius = max(1, math.ceil(2.5 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    k = torch.exp(-0.5 * (t / max(sigma, 1e-3)) ** 2)
+    k = (k / k.sum()).to(x.device)
+    img = x[:, None]  # C x 1 x H x W
+    img = F.conv2d(F.pad(img, (radius, radius, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))
+    img = F.conv2d(F.pad(img, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1))
+    return img[:, 0]
+
+
+class ExposureAugment:
+    """Exposure and contrast changes of the kind that separate hospitals and scanners.
+
+    Applied to a C x H x W image in [0, 1], in this order: a random intensity window (the
+    black / white points of a different export), a gamma curve, a CLAHE-like local contrast
+    change (unsharp masking with a wide kernel, boosting or flattening), mild blur, mild noise.
+
+    Args:
+        gamma: Largest gamma factor (log-uniform in ``[1 / gamma, gamma]``).
+        window: Largest share of the range cut at each end by the random window.
+        local: Largest amount of local contrast boost (negative amounts down to ``-local / 2``
+            flatten it).
+        blur: Largest blur sigma as a fraction of the side; applied with probability 0.25.
+        noise: Largest Gaussian noise standard deviation; applied with probability 0.3.
+        generator: Random generator (seeded by the training loop for reproducibility).
+    """
+
+    def __init__(self, gamma: float = 1.8, window: float = 0.12, local: float = 1.0,
+                 blur: float = 0.006, noise: float = 0.03,
+                 generator: torch.Generator | None = None) -> None:
+        self.gamma, self.window, self.local = gamma, window, local
+        self.blur, self.noise, self.generator = blur, noise, generator
+
+    def _u(self, lo: float, hi: float) -> float:
+        return lo + (hi - lo) * float(torch.rand((), generator=self.generator))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        lo, hi = self._u(0, self.window), 1 - self._u(0, self.window)
+        x = ((x - lo) / (hi - lo)).clamp(0, 1)
+        x = x ** math.exp(self._u(-math.log(self.gamma), math.log(self.gamma)))
+        amount = self._u(-self.local / 2, self.local)
+        if abs(amount) > 0.05:
+            x = (x + amount * (x - gaussian_blur(x, 0.08 * x.shape[-1]))).clamp(0, 1)
+        if self._u(0, 1) < 0.25:
+            x = gaussian_blur(x, max(0.5, self._u(0, self.blur) * x.shape[-1]))
+        if self._u(0, 1) < 0.3:
+            noise = torch.randn(x.shape, generator=self.generator).to(x.device)
+            x = x + self._u(0, self.noise) * noise
+        return x.clamp(0, 1)
 
 
 class JointAugment:
@@ -19,12 +78,14 @@ class JointAugment:
         shift: Maximum shift as a fraction of the side.
         intensity: Maximum brightness / contrast change (fraction) and gamma spread.
         generator: Random generator (seeded by the training loop for reproducibility).
+        exposure: Exposure / contrast augmentation applied last (None: off).
     """
 
     def __init__(self, rotation: float = 10.0, scale: float = 0.1, shift: float = 0.06,
-                 intensity: float = 0.1, generator: torch.Generator | None = None) -> None:
+                 intensity: float = 0.1, generator: torch.Generator | None = None,
+                 exposure: ExposureAugment | None = None) -> None:
         self.rotation, self.scale, self.shift, self.intensity = rotation, scale, shift, intensity
-        self.generator = generator
+        self.generator, self.exposure = generator, exposure
 
     def _u(self, lo: float, hi: float) -> float:
         return lo + (hi - lo) * float(torch.rand((), generator=self.generator))
@@ -43,5 +104,7 @@ class JointAugment:
         gain = self._u(1 - self.intensity, 1 + self.intensity)
         bias = self._u(-self.intensity, self.intensity) * 0.5
         gamma = self._u(1 - 2 * self.intensity, 1 + 2 * self.intensity)
-        x = (x.clamp(0, 1) ** gamma) * gain + bias
-        return x.clamp(0, 1), y
+        x = ((x.clamp(0, 1) ** gamma) * gain + bias).clamp(0, 1)
+        if self.exposure is not None:
+            x = self.exposure(x)
+        return x, y

@@ -31,6 +31,9 @@ class SegTrainConfig(BaseModel):
     lr: float = Field(1e-4, gt=0)
     dice_weight: float = Field(1.0, ge=0)
     augment: bool = True
+    #: Exposure / contrast augmentation (window, gamma, local contrast, blur, noise) on top of
+    #: ``augment``'s geometry and intensity jitter.
+    exposure_augment: bool = False
     seed: int = 0
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     workers: int = Field(0, ge=0)

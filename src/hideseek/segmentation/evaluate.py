@@ -46,7 +46,8 @@ def _folder_pairs(data: CXRDataset, truth: Path, masks: str | Path) -> Pairs:
 
 
 def _model_pairs(data: CXRDataset, truth: Path, model_path: str | Path, raw: bool,
-                 batch_size: int, workers: int, runtime: Runtime | None) -> Pairs:
+                 batch_size: int, workers: int, runtime: Runtime | None,
+                 tta: bool = False) -> Pairs:
     from hideseek.segmentation import load_segmenter, predict_masks
     from hideseek.segmentation.postprocess import postprocess_mask
 
@@ -54,7 +55,7 @@ def _model_pairs(data: CXRDataset, truth: Path, model_path: str | Path, raw: boo
     model, size, _ = load_segmenter(model_path)
     paths = [data.image_path(r) for r in records]
     for i, pred in predict_masks(paths, model, size, batch_size, workers,
-                                 runtime or Runtime.auto(), desc="segment eval"):
+                                 runtime or Runtime.auto(), desc="segment eval", tta=tta):
         name = records[i].filename
         yield name, pred if raw else postprocess_mask(pred).mask, read_mask(truth / name,
                                                                            pred.shape)
@@ -63,7 +64,7 @@ def _model_pairs(data: CXRDataset, truth: Path, model_path: str | Path, raw: boo
 def evaluate_segmentation(data: CXRDataset, model: str | Path | None = None,
                           masks: str | Path | None = None, *, raw: bool = False,
                           batch_size: int = 8, workers: int = 2,
-                          runtime: Runtime | None = None) -> MaskEvaluation:
+                          runtime: Runtime | None = None, tta: bool = False) -> MaskEvaluation:
     """Score a segmentation model, or a folder of predicted masks, on ``data``'s true masks.
 
     Args:
@@ -71,6 +72,7 @@ def evaluate_segmentation(data: CXRDataset, model: str | Path | None = None,
         model: A segmentation checkpoint (``default``: the shipped model); or
         masks: A folder of predicted masks (exactly one of the two).
         raw: Skip the post-processing of the model's masks.
+        tta: Test-time augmentation of the model's predictions (flip, scale, gamma views).
 
     Raises:
         HideseekError: No true masks, or not exactly one of ``model`` and ``masks``.
@@ -83,7 +85,7 @@ def evaluate_segmentation(data: CXRDataset, model: str | Path | None = None,
         raise HideseekError("give exactly one of --model M or --masks DIR")
     truth = Path(data.masks_dir)
     pairs = (_folder_pairs(data, truth, masks) if masks is not None else _model_pairs(
-        data, truth, model or "default", raw, batch_size, workers, runtime))
+        data, truth, model or "default", raw, batch_size, workers, runtime, tta))
     report: SegmentationReport = evaluate_masks(pairs)
     labels = {r.filename: r.label or "-" for r in data.records}
     per_label: dict[str, list[float]] = {}

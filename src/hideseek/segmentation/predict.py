@@ -22,6 +22,7 @@ from hideseek.errors import HideseekError
 from hideseek.progress import progress
 from hideseek.runtime import Runtime
 from hideseek.segmentation.postprocess import LungRegions, postprocess_mask
+from hideseek.segmentation.tta import lung_probability
 from hideseek.segmentation.unet import UNet
 
 __all__ = ["REGION_COLUMNS", "mask_name", "predict_dataset", "predict_masks", "read_regions"]
@@ -61,11 +62,14 @@ def _collate(items: list[_Item]) -> list[_Item]:
 
 def predict_masks(paths: list[Path], model: UNet, size: int, batch_size: int = 8,
                   workers: int = 2, runtime: Runtime | None = None,
-                  desc: str = "segment") -> Iterator[tuple[int, np.ndarray]]:
+                  desc: str = "segment", *, tta: bool = False
+                  ) -> Iterator[tuple[int, np.ndarray]]:
     """Raw lung masks at each image's own resolution, in input order.
 
     Pad to square, resize to ``size``, argmax of the upsampled class probabilities, remove the
-    padding. Decoding runs in ``workers`` processes while the model runs.
+    padding. Decoding runs in ``workers`` processes while the model runs. ``tta`` averages the
+    probabilities of flipped, rescaled and re-exposed views
+    (:func:`~hideseek.segmentation.tta.lung_probability`).
 
     Yields:
         (index into ``paths``, boolean mask with the image's shape).
@@ -79,9 +83,7 @@ def predict_masks(paths: list[Path], model: UNet, size: int, batch_size: int = 8
     with torch.inference_mode():
         for batch in progress(loader, desc=desc, total=len(loader), unit="batch"):
             x = rt.batch(torch.stack([b.tensor for b in batch]))
-            with rt.autocast():
-                logits = model(x)
-            prob = logits.float().softmax(1)[:, 1:2]
+            prob = lung_probability(model, x, rt, tta=tta)
             for item, p in zip(batch, prob, strict=True):
                 side = max(item.shape)
                 full = F.interpolate(p[None], size=(side, side), mode="bilinear",
@@ -109,8 +111,10 @@ def read_regions(path: str | Path) -> dict[str, dict[str, str]]:
 
 def predict_dataset(data: CXRDataset, out: str | Path, model: UNet, size: int,
                     batch_size: int = 8, workers: int = 2,
-                    runtime: Runtime | None = None) -> dict[str, int]:
+                    runtime: Runtime | None = None, *, tta: bool = False) -> dict[str, int]:
     """Segment every image of ``data``; write ``out/masks/`` and ``out/regions.csv``.
+
+    ``tta``: test-time augmentation (see :func:`predict_masks`).
 
     Interrupted runs resume: finished images are listed in ``out/regions.partial.csv`` and
     skipped on the next call.
@@ -133,7 +137,7 @@ def predict_dataset(data: CXRDataset, out: str | Path, model: UNet, size: int,
             writer.writeheader()
         paths = [data.image_path(r) for r in todo]
         for i, raw in predict_masks(paths, model, size, batch_size, workers, runtime,
-                                    desc="segment predict"):
+                                    desc="segment predict", tta=tta):
             regions = postprocess_mask(raw)
             write_png(out / "masks" / mask_name(todo[i].filename), regions.mask)
             row = _row(todo[i], regions)

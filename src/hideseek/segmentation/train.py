@@ -21,7 +21,7 @@ from hideseek.data.split import assign_splits
 from hideseek.engine import EngineConfig, TrainTask, claim_run_dir, epoch_seed, run_training
 from hideseek.errors import HideseekError
 from hideseek.runtime import Runtime, seed_everything
-from hideseek.segmentation.augment import JointAugment
+from hideseek.segmentation.augment import ExposureAugment, JointAugment
 from hideseek.segmentation.checkpoint import save_segmenter
 from hideseek.segmentation.config import SegTrainConfig, load_seg_config
 from hideseek.segmentation.metrics import dice
@@ -79,7 +79,9 @@ def _task(config: SegTrainConfig, model: UNet, train: SegmentationDataset,
 
     def batches(epoch: int) -> DataLoader[Any]:
         gen = torch.Generator().manual_seed(epoch_seed(config.seed, epoch, _SEED_STRIDE))
-        train.transform = JointAugment(generator=gen) if config.augment else None
+        exposure = ExposureAugment(generator=gen) if config.exposure_augment else None
+        train.transform = JointAugment(generator=gen, exposure=exposure) if config.augment \
+            else None
         return DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=gen,
                           num_workers=config.workers, drop_last=len(train) > config.batch_size)
 
