@@ -18,7 +18,14 @@ from hideseek.data.cache import default_cache_dir
 from hideseek.data.datasets import SegmentationDataset
 from hideseek.data.manifest import CXRDataset, write_manifest
 from hideseek.data.split import assign_splits
-from hideseek.engine import EngineConfig, TrainTask, claim_run_dir, epoch_seed, run_training
+from hideseek.engine import (
+    EngineConfig,
+    TrainTask,
+    claim_run_dir,
+    epoch_seed,
+    lr_schedule,
+    run_training,
+)
 from hideseek.errors import HideseekError
 from hideseek.runtime import Runtime, seed_everything
 from hideseek.segmentation.augment import ExposureAugment, JointAugment
@@ -85,12 +92,6 @@ def _task(config: SegTrainConfig, model: UNet, train: SegmentationDataset,
         return DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=gen,
                           num_workers=config.workers, drop_last=len(train) > config.batch_size)
 
-    def schedule(epoch: int) -> None:
-        if config.schedule == "cosine":
-            for group in opt.param_groups:
-                group["lr"] = config.lr * (0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * epoch
-                                                                           / config.epochs)))
-
     def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         value = F.cross_entropy(logits.float(), y)
         return value + config.dice_weight * _soft_dice_loss(logits, y) if config.dice_weight \
@@ -102,7 +103,8 @@ def _task(config: SegTrainConfig, model: UNet, train: SegmentationDataset,
 
     return TrainTask(model=model, optimizer=opt, batches=batches, loss=loss,
                      validate=lambda m: {"val_dice": _val_dice(m, val_loader, rt)},
-                     score=lambda s: s["val_dice"], save_best=save_best, before_epoch=schedule,
+                     score=lambda s: s["val_dice"], save_best=save_best,
+                     before_epoch=lr_schedule(config.schedule, opt, config.lr, config.epochs),
                      describe=lambda r: f"loss {r['train_loss']:.4f} val Dice {r['val_dice']:.4f}")
 
 
