@@ -138,7 +138,7 @@ def test_leave_one_origin_out_trains_tests_and_reuses(origin_pack: Path, tmp_pat
                                  cache_dir=cache, runtime=Runtime(device="cpu", amp=False))
     assert [f.reused for f in again.folds] == [False, False]
     # Changed training code: redone too.
-    monkeypatch.setattr("hideseek.segmentation.crossval._code_hash", lambda: "changed")
+    monkeypatch.setattr("hideseek.segmentation.crossval.source_hash", lambda parts: "changed")
     assert not leave_one_origin_out(data, out, config, min_group=4, folds=[OTHER],
                                     cache_dir=cache).folds[0].reused
 

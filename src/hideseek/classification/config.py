@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hideseek.classification.models.registry import ARCHITECTURES
+from hideseek.engine.schedule import Schedule
 from hideseek.errors import HideseekError
 from hideseek.representations.registry import check_representations
 from hideseek.representations.transforms import FILLS
@@ -51,7 +52,7 @@ class TrainConfig(BaseModel):
     lr: float = Field(1e-4, gt=0)
     weight_decay: float = 0.0
     #: Learning-rate schedule per epoch: ``constant`` (the paper) or ``cosine`` (to 1% of lr).
-    lr_schedule: Literal["constant", "cosine"] = "constant"
+    lr_schedule: Schedule = "constant"
     epochs: int = Field(20, ge=1)
     class_weights: list[float] = [1.0, 1.0, 4.0]
     sampler: Literal["balanced", "covid_fraction", "shuffle"] = "balanced"

@@ -26,7 +26,7 @@ from pathlib import Path
 from hideseek.data.cache import default_cache_dir, file_digest
 from hideseek.errors import DataError
 
-__all__ = ["code_fingerprint", "content_hash", "default_hash_cache", "file_hashes"]
+__all__ = ["code_fingerprint", "content_hash", "default_hash_cache", "file_hashes", "source_hash"]
 
 log = logging.getLogger(__name__)
 
@@ -168,11 +168,19 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def _source_hash(package: Path) -> str:
+def source_hash(parts: Sequence[str] = ()) -> str:
+    """Hash of the package's ``.py`` sources by content (names relative to the package).
+
+    Args:
+        parts: Only these subpackages / modules (e.g. ``("engine", "runtime.py")``); all of
+            the package when empty.
+    """
+    package = _package_dir()
     h = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        h.update(path.relative_to(package).as_posix().encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
+    for root in [package / p for p in parts] or [package]:
+        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+            h.update(path.relative_to(package).as_posix().encode() + b"\0")
+            h.update(path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
@@ -184,5 +192,5 @@ def code_fingerprint() -> str:
     tracked = commit and _git(["ls-files", "--error-unmatch", "__init__.py"], package) is not None
     if tracked and _git(["status", "--porcelain", "--", "."], package) == "":
         return f"hideseek {_version()} git {commit}"
-    return f"hideseek {_version()} src {_source_hash(package)}"
+    return f"hideseek {_version()} src {source_hash()}"
 

@@ -11,7 +11,6 @@ unchanged and redoes it otherwise (an interrupted fold resumes from its last epo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -22,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from hideseek.data.hashing import content_hash
+from hideseek.data.hashing import content_hash, source_hash
 from hideseek.data.manifest import CXRDataset, Record
+from hideseek.data.masks import find_mask
 from hideseek.errors import DataError, HideseekError
 from hideseek.naming import safe_name
 from hideseek.protocol.freshness import read_stamped, stage_hash
@@ -149,30 +149,16 @@ def patient_bootstrap(per_image: dict[str, float], patient_of: dict[str, str],
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-#: Subpackages / modules whose sources decide a fold's result (training, data, runtime).
+#: Subpackages / modules whose sources decide a fold's result (training, data, runtime): a
+#: commit that touches only other parts of the package (or documentation) keeps finished folds,
+#: unlike :func:`~hideseek.data.hashing.code_fingerprint` (the git commit).
 _CODE_PARTS = ("segmentation", "engine", "data", "runtime.py")
-
-
-def _code_hash() -> str:
-    """Hash of the sources that train and test a fold, by content.
-
-    Narrower than :func:`~hideseek.data.hashing.code_fingerprint` (the git commit): a commit
-    that touches other parts of the package, or only documentation, keeps finished folds.
-    """
-    import hideseek
-
-    package = Path(hideseek.__file__).resolve().parent
-    h = hashlib.sha256()
-    for part in _CODE_PARTS:
-        root = package / part
-        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
-            h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def _files_hash(data: CXRDataset, records: list[Record]) -> str:
     images = [data.image_path(r) for r in records]
-    masks = [Path(data.masks_dir or "") / r.filename for r in records]
+    masks_dir = Path(data.masks_dir or "")
+    masks = [find_mask(masks_dir, r.filename) or masks_dir / r.filename for r in records]
     return content_hash([*images, *masks])
 
 
@@ -184,7 +170,8 @@ def _train_fold(data: CXRDataset, train_records: list[Record], fold: Path,
 
     names = sorted((r.filename, r.patient_id) for r in train_records)
     digest = stage_hash({"config": config.model_dump(mode="json"), "records": names,
-                         "files": _files_hash(data, train_records), "code": _code_hash()})
+                         "files": _files_hash(data, train_records),
+                         "code": source_hash(_CODE_PARTS)})
     run = fold / "train"
     stamp = read_stamped(fold / "inputs.json", digest)
     done = read_stamped(run / "train.json", digest) if stamp else None
