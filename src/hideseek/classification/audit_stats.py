@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from hideseek.bootstrap import patient_weights
+
 __all__ = ["AUDIT_VERDICTS", "AuditDecision", "AuditEffects", "Estimate", "audit_effects",
            "audit_verdict", "patient_weights"]
 
@@ -83,17 +85,6 @@ class AuditDecision:
                 "data_balanced_accuracy": self.data_balanced_accuracy.to_json(),
                 "lungs_matter": self.lungs_matter, "outside_used": self.outside_used,
                 "min_effect": self.min_effect, "level": self.level}
-
-
-def patient_weights(groups: Sequence[str], n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap weights (n_boot x images): how often each image's patient was drawn."""
-    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    n_patients = int(inverse.max()) + 1 if len(inverse) else 0
-    if n_patients == 0:
-        return np.zeros((n_boot, 0))
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n_patients, np.full(n_patients, 1.0 / n_patients), size=n_boot)
-    return counts[:, inverse].astype(np.float64)
 
 
 def _balanced_accuracy(y: np.ndarray, correct: np.ndarray, w: np.ndarray) -> np.ndarray:

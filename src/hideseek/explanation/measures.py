@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hideseek.bootstrap import patient_weights
 from hideseek.classification.results import Estimate
 from hideseek.jsonio import OMIT_NONE
 
@@ -176,8 +177,6 @@ def _summary(sel: Sequence[dict[str, Any]], m: str, w: np.ndarray) -> MeasureSum
 
 def _measures(sel: Sequence[dict[str, Any]], n_boot: int, seed: int,
               outcomes: bool = False) -> CamMeasures:
-    from hideseek.classification.audit_stats import patient_weights
-
     groups = [str(r.get("patient_id", r.get("filename", i))) for i, r in enumerate(sel)]
     w = np.vstack([np.ones(len(sel)), patient_weights(groups, n_boot, seed)])
     by_outcome = None

@@ -15,16 +15,18 @@ import json
 import logging
 import shutil
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hideseek.bootstrap import mean_interval
 from hideseek.data.hashing import content_hash, source_hash
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.data.masks import find_mask
 from hideseek.errors import DataError, HideseekError
+from hideseek.jsonio import to_json
 from hideseek.naming import safe_name
 from hideseek.protocol.freshness import read_stamped, stage_hash
 from hideseek.runtime import Runtime
@@ -84,7 +86,7 @@ class CrossvalResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (written to ``OUT/crossval.json``)."""
         return {"group_by": self.group_by, "tta": self.tta, "pooled_into_other": self.pooled,
-                "config": self.config, "folds": [asdict(f) for f in self.folds]}
+                "config": self.config, "folds": to_json(self.folds)}
 
     def format(self) -> str:
         """A per-group text table, with the pooling said."""
@@ -134,19 +136,9 @@ def group_records(records: list[Record], group_by: str = "origin",
 def patient_bootstrap(per_image: dict[str, float], patient_of: dict[str, str],
                       n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
     """95% interval of the mean per-image Dice, resampling patients with replacement."""
-    by_patient: dict[str, list[float]] = {}
-    for name, d in per_image.items():
-        by_patient.setdefault(patient_of.get(name, name), []).append(d)
-    units = [np.asarray(v) for v in by_patient.values()]
-    if len(units) < 2:
-        mean = float(np.mean(list(per_image.values())))
-        return mean, mean
-    rng = np.random.default_rng(seed)
-    sums = np.array([u.sum() for u in units])
-    sizes = np.array([len(u) for u in units])
-    picks = rng.integers(0, len(units), size=(n_boot, len(units)))
-    means = sums[picks].sum(1) / sizes[picks].sum(1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+    names = list(per_image)
+    return mean_interval([per_image[n] for n in names], [patient_of.get(n, n) for n in names],
+                         n_boot, seed)
 
 
 #: Subpackages / modules whose sources decide a fold's result (training, data, runtime): a
