@@ -150,9 +150,11 @@ def _pivot(results: dict[tuple[int, str], tuple[float, float]], sizes: list[int]
            stages: list[str]) -> tuple[list[str], list[list[object]]]:
     """One row per stage: s / 1k images and peak RSS at each N, and the largest N's per-1k cost
     against the smallest N's (the baseline: 1.0 is linear, below 1 fixed costs amortised)."""
-    lo, hi = sizes[0], sizes[-1]
-    headers = ["stage", *(f"s / 1k @ {n // 1000}k" for n in sizes),
-               f"{hi // 1000}k vs {lo // 1000}k (per 1k)", *(f"MiB @ {n // 1000}k" for n in sizes)]
+    def k(n: int) -> str:
+        return f"{n / 1000:g}k" if n >= 1000 else str(n)
+
+    headers = ["stage", *(f"s / 1k @ {k(n)}" for n in sizes),
+               f"{k(sizes[-1])} vs {k(sizes[0])} (per 1k)", *(f"MiB @ {k(n)}" for n in sizes)]
     rows: list[list[object]] = []
     for stage in stages:
         per_k = [1000 * results[(n, stage)][0] / n for n in sizes]
