@@ -3,10 +3,12 @@
 Each variant trains one U-Net per held-out origin (hospital / publisher) of the shared
 segmentation pack on the other origins (validation from the training origins' patients) and
 tests it once on the held-out origin: images, mean Dice with a 95% patient-bootstrap interval,
-5th-percentile Dice. Baseline: the current recipe (geometry + mild intensity jitter, one forward
-pass). Improved: + exposure / contrast augmentation, + test-time augmentation (flip, scale,
-gamma views). All variants use the same folds, seed, epochs and resolution, in one run; folds
-are resumable (``--out`` keeps one folder per variant and fold; unchanged inputs are reused).
+5th-percentile Dice. Baseline: the current recipe (geometry + mild intensity jitter, constant
+learning rate, one forward pass). Improved: + exposure / contrast augmentation, + elastic
+deformation, + cosine learning-rate decay, + test-time augmentation (flip, scale, gamma
+views). All variants use the same folds, seed, epochs and resolution, in one run; folds are
+resumable (``--out`` keeps one folder per training recipe and fold; unchanged inputs are
+reused).
 
 Run: ``nice -n 10 .venv/bin/python bench/segment_loo.py [--folds radiopaedia.org,eurorad.org]
 [--image-size 128] [--epochs 40] [--out /tmp/hideseek-loo]``
@@ -19,6 +21,7 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
+from typing import Literal, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _table import print_table
@@ -29,12 +32,33 @@ from hideseek.segmentation.crossval import CrossvalResult, leave_one_origin_out
 
 SHARED = Path(__file__).parents[1].parent / "shared" / "data" / "segmentation"
 
-#: (name, exposure augmentation, test-time augmentation); the first is the baseline.
+class Variant(NamedTuple):
+    """A training recipe (and whether test-time augmentation is used on it)."""
+
+    name: str
+    exposure: bool = False
+    elastic: bool = False
+    schedule: Literal["constant", "cosine"] = "constant"
+    tta: bool = False
+
+    def folder(self, size: int, epochs: int) -> str:
+        """One folder per training recipe: TTA variants share their recipe's trained folds."""
+        return (f"{size}px-{epochs}ep-exposure{int(self.exposure)}"
+                + ("-elastic" if self.elastic else "")
+                + ("" if self.schedule == "constant" else f"-{self.schedule}"))
+
+
+#: The first is the baseline (the shipped model's recipe).
 VARIANTS = [
-    ("baseline (current recipe)", False, False),
-    ("+ TTA", False, True),
-    ("+ exposure aug", True, False),
-    ("+ exposure aug + TTA", True, True),
+    Variant("baseline (current recipe)"),
+    Variant("+ TTA", tta=True),
+    Variant("+ exposure aug", exposure=True),
+    Variant("+ exposure aug + TTA", exposure=True, tta=True),
+    Variant("+ cosine lr", schedule="cosine"),
+    Variant("+ exposure aug + cosine lr", exposure=True, schedule="cosine"),
+    Variant("+ exposure aug + cosine lr + TTA", exposure=True, schedule="cosine", tta=True),
+    Variant("+ elastic deformation", elastic=True),
+    Variant("+ elastic deformation + TTA", elastic=True, tta=True),
 ]
 
 
@@ -66,14 +90,15 @@ def main() -> None:
     rt = Runtime.auto()
     rows: list[list[object]] = []
     for k in (int(v) for v in args.variants.split(",")):
-        name, exposure, tta = VARIANTS[k]
+        v = VARIANTS[k]
         config = SegTrainConfig(image_size=args.image_size, epochs=args.epochs, lr=args.lr,
                                 base=args.base, batch_size=4, seed=args.seed,
-                                exposure_augment=exposure)
-        out = Path(args.out) / f"{args.image_size}px-{args.epochs}ep-exposure{int(exposure)}"
+                                exposure_augment=v.exposure, elastic_augment=v.elastic,
+                                schedule=v.schedule)
+        out = Path(args.out) / v.folder(args.image_size, args.epochs)
         result = leave_one_origin_out(data, out, config, min_group=args.min_group,
-                                      folds=folds, tta=tta, runtime=rt)
-        rows += _rows(name, result)
+                                      folds=folds, tta=v.tta, runtime=rt)
+        rows += _rows(v.name, result)
         print(result.format(), flush=True)
     recipe = (f"U-Net depth 5 base {args.base}, {args.image_size} px, {args.epochs} epochs, "
               f"lr {args.lr:g}, batch 4, seed {args.seed}; val 15% of training-origin patients")

@@ -27,7 +27,8 @@ def _config(args: argparse.Namespace) -> Any:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         dice_weight=args.dice_weight, augment=False if args.no_augment else None, seed=args.seed,
         workers=args.workers, schedule=args.schedule, init=args.init, patience=args.patience,
-        min_delta=args.min_delta, compile=args.compile, exposure_augment=args.exposure_augment)
+        min_delta=args.min_delta, compile=args.compile, exposure_augment=args.exposure_augment,
+        elastic_augment=args.elastic_augment)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -102,6 +103,8 @@ def _training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exposure-augment", action=argparse.BooleanOptionalAction, default=None,
                    help="exposure / contrast augmentation: window, gamma, local contrast, blur, "
                    "noise (default: no)")
+    p.add_argument("--elastic-augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="elastic deformation on top of rotation / scale / shift (default: no)")
     p.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--schedule", choices=["constant", "cosine"], help="default constant")
     p.add_argument("--init", metavar="MODEL", help="start from these U-Net weights (fine-tune)")

@@ -34,6 +34,9 @@ class SegTrainConfig(BaseModel):
     #: Exposure / contrast augmentation (window, gamma, local contrast, blur, noise) on top of
     #: ``augment``'s geometry and intensity jitter.
     exposure_augment: bool = False
+    #: Elastic deformation (the U-Net paper's augmentation for few annotated images) on top of
+    #: ``augment``'s rotation / scale / shift.
+    elastic_augment: bool = False
     seed: int = 0
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     workers: int = Field(0, ge=0)

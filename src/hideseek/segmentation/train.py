@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 #: Seed stride of the segmentation epochs (kept from the first release: same runs).
 _SEED_STRIDE = 100_003
+#: Strength of ``elastic_augment`` (grid units; about 2% of the side, as 10 px at 512 px in the
+#: U-Net paper).
+ELASTIC_STRENGTH = 0.04
 
 
 def _soft_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -87,8 +90,9 @@ def _task(config: SegTrainConfig, model: UNet, train: SegmentationDataset,
     def batches(epoch: int) -> DataLoader[Any]:
         gen = torch.Generator().manual_seed(epoch_seed(config.seed, epoch, _SEED_STRIDE))
         exposure = ExposureAugment(generator=gen) if config.exposure_augment else None
-        train.transform = JointAugment(generator=gen, exposure=exposure) if config.augment \
-            else None
+        train.transform = JointAugment(generator=gen, exposure=exposure,
+                                       elastic=ELASTIC_STRENGTH if config.elastic_augment
+                                       else 0.0) if config.augment else None
         return DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=gen,
                           num_workers=config.workers, drop_last=len(train) > config.batch_size)
 
