@@ -89,6 +89,22 @@ def test_covidx_split_files(tmp_path: Path) -> None:
         load_dataset(tmp_path / "train_COVIDx5.txt")
 
 
+def test_binary_covidx_labels_say_what_negative_means(tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """COVIDx CXR-2 and later label images positive / negative: 'negative' holds normal and
+    non-COVID pneumonia images, so reading it as 'normal' is said, with the count."""
+    images = tmp_path / "imgs" / "train"
+    images.mkdir(parents=True)
+    for f in ("a.png", "b.png", "c.png"):
+        write_png(images / f, np.zeros((8, 8), np.float32))
+    (tmp_path / "train.txt").write_text("p1 a.png negative rsna\np2 b.png positive cohen\n"
+                                        "p3 c.png negative rsna\n")
+    with caplog.at_level("WARNING"):
+        data = load_dataset(tmp_path / "train.txt", images=tmp_path / "imgs")
+    assert [r.label for r in data.records] == ["normal", "COVID-19", "normal"]
+    assert "2 images labelled 'negative'" in caplog.text and "not COVID-19" in caplog.text
+
+
 def test_covidx_malformed_line(tmp_path: Path) -> None:
     (tmp_path / "imgs").mkdir()
     (tmp_path / "train.txt").write_text("p1 only_two\n")

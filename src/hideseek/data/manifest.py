@@ -180,16 +180,22 @@ def _build_records(rows: Iterable[tuple[int, dict[str, str]]], origin: str,
     """Valid records of ``rows``; a missing patient id stays empty (see :func:`_fill_patients`)."""
     records: list[Record] = []
     seen: dict[str, int] = {}
+    negatives = 0
     for line, row in rows:
         record = _row_record(line, row, origin, require_label, problems)
         if record is None:
             continue
+        negatives += (row.get("label") or "").strip().lower() == "negative"
         if record.filename in seen:
             problems.append(Problem("duplicate", f"{origin} line {line}: duplicate file name "
                                     f"{record.filename!r} (first on line {seen[record.filename]})"))
             continue
         seen[record.filename] = line
         records.append(record)
+    if negatives:
+        log.warning("%s: %d images labelled 'negative' (binary labels, as in COVIDx CXR-2 and "
+                    "later: normal and non-COVID pneumonia together) are read as class 'normal'; "
+                    "results for 'normal' then mean 'not COVID-19'", origin, negatives)
     return records
 
 
