@@ -107,13 +107,21 @@ def test_unusable_cache_falls_back(tmp_path: Path) -> None:
 
 def test_code_fingerprint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fp = code_fingerprint()
-    assert fp.startswith("hideseek ") and (" git " in fp or " src " in fp)
-    # Outside a clean checkout the sources are hashed, and an edit changes the hash.
+    assert fp.startswith("hideseek ") and " src " in fp
+    # The package's files by content: an edit of a source or of package data (weights,
+    # templates) changes it, byte-code and documentation do not.
     pkg = tmp_path / "pkg"
-    pkg.mkdir()
+    (pkg / "weights").mkdir(parents=True)
     (pkg / "__init__.py").write_text("x = 1\n")
+    (pkg / "weights" / "model.pt").write_bytes(b"w1")
     monkeypatch.setattr(hashing, "_package_dir", lambda: pkg)
     first = code_fingerprint()
-    assert " src " in first
+    (pkg / "__pycache__").mkdir()
+    (pkg / "__pycache__" / "x.cpython-312.pyc").write_bytes(b"cache")
+    (pkg / "weights" / "MODEL_CARD.md").write_text("a card\n")
+    assert code_fingerprint() == first
+    (pkg / "weights" / "model.pt").write_bytes(b"w2")
+    second = code_fingerprint()
+    assert second != first
     (pkg / "__init__.py").write_text("x = 2\n")
-    assert code_fingerprint() != first
+    assert code_fingerprint() not in (first, second)

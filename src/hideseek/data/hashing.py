@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterable, Sequence
 from importlib import metadata
@@ -159,17 +158,16 @@ def _version() -> str:
         return str(getattr(hideseek, "__version__", "unknown"))
 
 
-def _git(args: list[str], cwd: Path) -> str | None:
-    try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                              timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
+def _decides_results(path: Path) -> bool:
+    """Package files that can change a result: sources and package data (the shipped weights,
+    the report templates); not byte-code caches or documentation such as the model card."""
+    return path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc",
+                                                                                      ".md")
 
 
 def source_hash(parts: Sequence[str] = ()) -> str:
-    """Hash of the package's ``.py`` sources by content (names relative to the package).
+    """Hash of the package's files by content: ``.py`` sources and package data (names
+    relative to the package; byte-code and ``.md`` files left out).
 
     Args:
         parts: Only these subpackages / modules (e.g. ``("engine", "runtime.py")``); all of
@@ -178,19 +176,21 @@ def source_hash(parts: Sequence[str] = ()) -> str:
     package = _package_dir()
     h = hashlib.sha256()
     for root in [package / p for p in parts] or [package]:
-        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+        files = sorted(p for p in root.rglob("*") if _decides_results(p)) if root.is_dir() \
+            else [root]
+        for path in files:
             h.update(path.relative_to(package).as_posix().encode() + b"\0")
             h.update(path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
 def code_fingerprint() -> str:
-    """What code produced a result: ``hideseek <version> git <commit>`` from a checkout whose
-    package sources are clean, else ``hideseek <version> src <hash of the .py sources>``."""
-    package = _package_dir()
-    commit = _git(["rev-parse", "HEAD"], package)
-    tracked = commit and _git(["ls-files", "--error-unmatch", "__init__.py"], package) is not None
-    if tracked and _git(["status", "--porcelain", "--", "."], package) == "":
-        return f"hideseek {_version()} git {commit}"
+    """What code produced a result: ``hideseek <version> src <hash of the package files>``.
+
+    By content, not by git commit: a commit that touches only documentation, tests or
+    benchmarks keeps every result, while any edit of the sources, the shipped weights or the
+    report templates - committed or not - redoes what depends on them. (The run's
+    ``environment.json`` records the git commit separately, as provenance.)
+    """
     return f"hideseek {_version()} src {source_hash()}"
 

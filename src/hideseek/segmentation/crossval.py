@@ -142,8 +142,8 @@ def patient_bootstrap(per_image: dict[str, float], patient_of: dict[str, str],
 
 
 #: Subpackages / modules whose sources decide a fold's result (training, data, runtime): a
-#: commit that touches only other parts of the package (or documentation) keeps finished folds,
-#: unlike :func:`~hideseek.data.hashing.code_fingerprint` (the git commit).
+#: change to other parts of the package keeps finished folds, unlike
+#: :func:`~hideseek.data.hashing.code_fingerprint` (the whole package).
 _CODE_PARTS = ("segmentation", "engine", "data", "runtime.py")
 
 
