@@ -1,10 +1,10 @@
-"""Joint image / mask augmentation: the elastic deformation."""
+"""Joint image / mask augmentation: exposure changes and the elastic deformation."""
 
 from __future__ import annotations
 
 import torch
 
-from hideseek.segmentation.augment import JointAugment, elastic_offsets
+from hideseek.segmentation.augment import ExposureAugment, JointAugment, elastic_offsets
 
 
 def _disc(side: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,3 +42,18 @@ def test_elastic_off_draws_nothing_and_changes_nothing() -> None:
     plain = JointAugment(generator=torch.Generator().manual_seed(5))(image, mask)
     off = JointAugment(generator=torch.Generator().manual_seed(5), elastic=0.0)(image, mask)
     assert torch.equal(plain[0], off[0]) and torch.equal(plain[1], off[1])
+
+
+def test_exposure_augment_changes_intensity_only_and_is_seeded() -> None:
+    x = torch.linspace(0, 1, 48 * 48).reshape(1, 48, 48)
+    y = (x[0] > 0.5).long()
+
+    def run(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        return JointAugment(rotation=0, scale=0, shift=0, intensity=0, generator=g,
+                            exposure=ExposureAugment(generator=g))(x, y)
+
+    (a, ma), (b, _), (c, _) = run(1), run(1), run(2)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(ma, y) and float(a.min()) >= 0 and float(a.max()) <= 1
+    assert float((a - x).abs().mean()) > 0.01

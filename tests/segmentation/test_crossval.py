@@ -1,4 +1,4 @@
-"""Leave-one-origin-out cross-validation, exposure augmentation and test-time augmentation."""
+"""Leave-one-origin-out cross-validation and test-time augmentation."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from hideseek.data.phantom import PhantomConfig, write_phantom_dataset
 from hideseek.errors import DataError
 from hideseek.runtime import Runtime
 from hideseek.segmentation import SegTrainConfig
-from hideseek.segmentation.augment import ExposureAugment, JointAugment
 from hideseek.segmentation.crossval import (
     OTHER,
     group_records,
@@ -61,21 +60,6 @@ def test_patient_bootstrap_resamples_patients() -> None:
     per_image = {f"{i}.png": (0.5 if i < 3 else 1.0) for i in range(6)}
     lo, hi = patient_bootstrap(per_image, {k: "a" if int(k[0]) < 3 else "b" for k in per_image})
     assert lo == pytest.approx(0.5) and hi == pytest.approx(1.0)
-
-
-def test_exposure_augment_changes_intensity_only_and_is_seeded() -> None:
-    x = torch.linspace(0, 1, 48 * 48).reshape(1, 48, 48)
-    y = (x[0] > 0.5).long()
-
-    def run(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        g = torch.Generator().manual_seed(seed)
-        return JointAugment(rotation=0, scale=0, shift=0, intensity=0, generator=g,
-                            exposure=ExposureAugment(generator=g))(x, y)
-
-    (a, ma), (b, _), (c, _) = run(1), run(1), run(2)
-    assert torch.equal(a, b) and not torch.equal(a, c)
-    assert torch.equal(ma, y) and float(a.min()) >= 0 and float(a.max()) <= 1
-    assert float((a - x).abs().mean()) > 0.01
 
 
 class _LeftHalf(torch.nn.Module):

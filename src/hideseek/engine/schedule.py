@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:
     import torch
@@ -13,7 +13,7 @@ __all__ = ["SCHEDULES", "Schedule", "epoch_lr", "lr_schedule"]
 
 Schedule = Literal["constant", "cosine"]
 #: The schedules :func:`lr_schedule` knows.
-SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
 
 
 def epoch_lr(kind: str, lr: float, epoch: int, epochs: int, floor: float = 0.01) -> float:

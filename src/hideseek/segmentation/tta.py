@@ -8,8 +8,6 @@ curve of 0.8 and 1.25. All views' probabilities are averaged before the 0.5 thre
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 
@@ -19,9 +17,6 @@ __all__ = ["TTA_VIEWS", "lung_probability"]
 
 #: The views averaged by ``tta=True``, in order.
 TTA_VIEWS = ("identity", "hflip", "smaller", "larger", "gamma 0.8", "gamma 1.25")
-
-View = Callable[[torch.Tensor], torch.Tensor]
-
 
 def _forward(model: torch.nn.Module, x: torch.Tensor, rt: Runtime) -> torch.Tensor:
     with rt.autocast():
