@@ -13,11 +13,15 @@ __all__ = ["PHANTOM_SCENARIOS", "add_data_arguments", "add_max_pixels_argument",
 PHANTOM_SCENARIOS = ("lungs", "shortcut", "both", "intensity", "shape", "covid_source", "null")
 
 
-def add_data_arguments(p: argparse.ArgumentParser) -> None:
-    """``DATA`` (pack folder, ImageFolder, folder of images or COVIDx split files), ``--images``."""
-    p.add_argument("data", metavar="DATA", nargs="+",
+def add_data_arguments(p: argparse.ArgumentParser, optional: bool = False) -> None:
+    """``DATA`` (pack folder, ImageFolder, folder of images or COVIDx split files), ``--images``.
+
+    ``optional``: DATA may be left out (a config file names it).
+    """
+    p.add_argument("data", metavar="DATA", nargs="*" if optional else "+",
                    help="dataset folder (manifest.csv + images/, or one subfolder per label, "
-                   "or plain images where no labels are needed) or COVIDx split file(s)")
+                   "or plain images where no labels are needed), several folders read together, "
+                   "or COVIDx split file(s)")
     p.add_argument("--images", metavar="DIR", help="images folder for COVIDx split files")
 
 

@@ -28,15 +28,28 @@ def _config(args: argparse.Namespace) -> Any:
         dice_weight=args.dice_weight, augment=False if args.no_augment else None, seed=args.seed,
         workers=args.workers, schedule=args.schedule, init=args.init, patience=args.patience,
         min_delta=args.min_delta, compile=args.compile, exposure_augment=args.exposure_augment,
-        elastic_augment=args.elastic_augment)
+        elastic_augment=args.elastic_augment, collection_sampling=args.collection_sampling,
+        samples_per_epoch=args.samples_per_epoch)
+
+
+def _training_data(args: argparse.Namespace, config: Any) -> Any:
+    """The DATA arguments, else the config's ``data: [...]`` (several datasets train together)."""
+    from hideseek.errors import HideseekError
+
+    if not args.data:
+        if not config.data:
+            raise HideseekError("no data: give DATA (one or more dataset folders) or "
+                                "'data: [...]' in --config")
+        args.data = config.data
+    return load_data_arg(args, require_label=False)
 
 
 def _train(args: argparse.Namespace) -> int:
     from hideseek.segmentation.train import train_segmenter
 
-    data = load_data_arg(args, require_label=False)
-    summary = train_segmenter(data, args.out, _config(args), resume=args.resume,
-                              runtime=_runtime(args))
+    config = _config(args)
+    summary = train_segmenter(_training_data(args, config), args.out, config,
+                              resume=args.resume, runtime=_runtime(args))
     print(json.dumps(summary, indent=2))
     print(f"best model: {Path(args.out) / 'best.pt'}")
     return 0
@@ -45,8 +58,9 @@ def _train(args: argparse.Namespace) -> int:
 def _crossval(args: argparse.Namespace) -> int:
     from hideseek.segmentation.crossval import leave_one_origin_out
 
+    config = _config(args)
     result = leave_one_origin_out(
-        load_data_arg(args, require_label=False), args.out, _config(args),
+        _training_data(args, config), args.out, config,
         group_by=args.group_by, min_group=args.min_group,
         folds=args.folds.split(",") if args.folds else None, tta=args.tta,
         runtime=_runtime(args))
@@ -113,6 +127,11 @@ def _training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-delta", type=float, help="early stopping: least Dice improvement")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="train through torch.compile (default: no)")
+    p.add_argument("--collection-sampling", choices=["sqrt", "proportional", "balanced"],
+                   help="several datasets: draw each in proportion to the square root of its "
+                   "size, to its size, or equally often (default sqrt)")
+    p.add_argument("--samples-per-epoch", type=int, metavar="N",
+                   help="training images drawn per epoch (default: the training set's size)")
     p.add_argument("--paper", action="store_true",
                    help="the paper's U-Net: depth 5, 64 filters, 512 px, batch 1, CE only "
                    "(flags given override it)")
@@ -124,16 +143,18 @@ def register(sub: Any) -> None:
     s = sub.add_parser("segment", help="lung segmentation: train, crossval, eval, predict")
     ssub = s.add_subparsers(dest="segment_command", metavar="ACTION", required=True)
 
-    t = ssub.add_parser("train", help="train a U-Net on images with lung masks")
-    add_data_arguments(t)
+    t = ssub.add_parser("train", help="train a U-Net on images with lung masks (several "
+                        "datasets train together)")
+    add_data_arguments(t, optional=True)
     t.add_argument("--out", required=True, metavar="DIR")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     _training_arguments(t)
     t.set_defaults(handler=_train, batch_size=None, workers=None)
 
     c = ssub.add_parser("crossval", help="leave-one-origin-out: train on the other origins, "
-                        "test on each held-out one (resumable, one folder per fold)")
-    add_data_arguments(c)
+                        "test on each held-out one (resumable, one folder per fold); several "
+                        "datasets with --group-by source: leave-one-collection-out")
+    add_data_arguments(c, optional=True)
     c.add_argument("--out", required=True, metavar="DIR")
     c.add_argument("--group-by", default="origin", metavar="COLUMN",
                    help="manifest column of the groups (default origin)")

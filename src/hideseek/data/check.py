@@ -140,7 +140,8 @@ def check_path(data: str | Path | Sequence[str | Path], images: str | Path | Non
     if max_pixels is not None:
         set_max_pixels(max_pixels)
     found: list[Problem] = []
-    loaded = load_dataset(data, images=images, require_label=False, problems=found)
+    loaded = load_dataset(data, images=images, require_label=False, problems=found,
+                          keep_unknown_labels=False)
     return check_dataset(loaded, decode=decode, problems=found)
 
 

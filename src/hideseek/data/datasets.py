@@ -113,16 +113,16 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def __init__(self, data: CXRDataset, size: int = 256, cache_dir: str | Path | None = None,
                  transform: Callable[[torch.Tensor, torch.Tensor],
                                      tuple[torch.Tensor, torch.Tensor]] | None = None) -> None:
-        if data.masks_dir is None:
+        if not data.has_masks:
             raise DataError(f"{data.root}: a segmentation dataset needs a masks/ folder")
-        found = {r.filename: find_mask(data.masks_dir, r.filename) for r in data.records}
-        missing = [name for name, path in found.items() if path is None]
+        found = {r.key: data.mask_path(r) for r in data.records}
+        missing = [r for r in data.records if found[r.key] is None]
         if missing:
-            raise DataError(f"{data.masks_dir}: {len(missing)} mask(s) missing, e.g. "
-                            + ", ".join(missing[:5]))
+            raise DataError(f"{data.masks_folder(missing[0])}: {len(missing)} mask(s) missing, "
+                            "e.g. " + ", ".join(r.filename for r in missing[:5]))
         self.data = data
         self.records = list(data.records)
-        self.mask_paths = {name: path for name, path in found.items() if path is not None}
+        self.mask_paths = {key: path for key, path in found.items() if path is not None}
         self.cache = PreprocessCache(Preprocess(size=size, crop_top=0.0, square="pad"), cache_dir)
         self.transform = transform
 
@@ -133,7 +133,7 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         record = self.records[index]
         image_path = self.data.image_path(record)
         image = self.cache.image(image_path)
-        mask = self.cache.mask(self.mask_paths[record.filename], image_shape(image_path))
+        mask = self.cache.mask(self.mask_paths[record.key], image_shape(image_path))
         x = torch.from_numpy(image)[None]
         y = torch.from_numpy(mask.astype(np.int64))
         if self.transform is not None:

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from hideseek.data.labels import normalise_label
+from hideseek.data.masks import find_mask
 from hideseek.errors import DataError
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "SPLITS",
     "CXRDataset",
+    "Collection",
     "Problem",
     "Record",
+    "combine_datasets",
     "load_dataset",
     "safe_relative_name",
     "write_manifest",
@@ -51,6 +55,8 @@ class Record:
         patient_id: Patient identifier (the file name when the dataset has none).
         split: ``train``, ``val``, ``test`` or None (not assigned yet).
         extra: Other manifest columns, kept and written back.
+        collection: The dataset it came from when several are read together
+            (:func:`combine_datasets`); empty for a single dataset.
     """
 
     filename: str
@@ -59,6 +65,28 @@ class Record:
     patient_id: str = ""
     split: str | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    collection: str = ""
+
+    @property
+    def key(self) -> str:
+        """A name unique across collections: ``collection/filename`` (the file name alone for
+        a single dataset)."""
+        return f"{self.collection}/{self.filename}" if self.collection else self.filename
+
+
+@dataclass(frozen=True)
+class Collection:
+    """Where the files of one dataset live, when several are read together.
+
+    Attributes:
+        root: The dataset's folder.
+        images_dir: Folder its record file names are relative to.
+        masks_dir: Its lung masks, when it has them.
+    """
+
+    root: Path
+    images_dir: Path
+    masks_dir: Path | None
 
 
 @dataclass
@@ -70,9 +98,11 @@ class CXRDataset:
         images_dir: Folder the record file names are relative to.
         records: The images.
         masks_dir: Lung masks (same file names), when the dataset has them.
-        form: ``pack``, ``covidx``, ``imagefolder`` or ``folder`` (bare images, no labels).
+        form: ``pack``, ``covidx``, ``imagefolder``, ``folder`` (bare images, no labels) or
+            ``combined`` (several datasets: :func:`combine_datasets`).
         split_files: The COVIDx split files it was read from (``covidx`` form).
         missing_patient_ids: Records without a patient id (each counts as its own patient).
+        collections: The datasets of a ``combined`` one, by :attr:`Record.collection`.
     """
 
     root: Path
@@ -82,13 +112,34 @@ class CXRDataset:
     form: str = "pack"
     split_files: list[Path] = field(default_factory=list)
     missing_patient_ids: int = 0
+    collections: dict[str, Collection] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.records)
 
     def image_path(self, record: Record) -> Path:
         """The image file of ``record``."""
+        if record.collection:
+            return self.collections[record.collection].images_dir / record.filename
         return self.images_dir / record.filename
+
+    def masks_folder(self, record: Record) -> Path | None:
+        """The folder of true lung masks that ``record``'s mask would be in."""
+        if record.collection:
+            return self.collections[record.collection].masks_dir
+        return self.masks_dir
+
+    def mask_path(self, record: Record) -> Path | None:
+        """The true lung mask of ``record`` (:func:`~hideseek.data.masks.find_mask`), or None."""
+        folder = self.masks_folder(record)
+        return None if folder is None else find_mask(folder, record.filename)
+
+    @property
+    def has_masks(self) -> bool:
+        """True when the dataset (every collection of a combined one) has a masks folder."""
+        if self.collections:
+            return all(c.masks_dir is not None for c in self.collections.values())
+        return self.masks_dir is not None
 
     def subset(self, split: str) -> CXRDataset:
         """The records of one split."""
@@ -143,7 +194,7 @@ def _normalise_split(raw: str | None) -> str | None:
 
 
 def _row_record(line: int, row: dict[str, str], origin: str, require_label: bool,
-                problems: list[Problem]) -> Record | None:
+                problems: list[Problem], keep_unknown: bool = False) -> Record | None:
     """The record of one row, or None after adding its problem."""
     raw_name = row.get("filename") or ""
     name = safe_relative_name(raw_name)
@@ -153,7 +204,9 @@ def _row_record(line: int, row: dict[str, str], origin: str, require_label: bool
         return None
     raw_label = (row.get("label") or "").strip()
     label = normalise_label(raw_label) if raw_label else None
-    if raw_label and label is None:
+    if raw_label and label is None and keep_unknown:
+        label = raw_label  # commands that need no label never reject one
+    elif raw_label and label is None:
         problems.append(Problem("label", f"{origin} line {line}: unknown label {raw_label!r} for "
                                 f"{name} (expected normal, pneumonia or COVID-19)"))
         return None
@@ -176,13 +229,14 @@ def _row_record(line: int, row: dict[str, str], origin: str, require_label: bool
 
 
 def _build_records(rows: Iterable[tuple[int, dict[str, str]]], origin: str,
-                   require_label: bool, problems: list[Problem]) -> list[Record]:
+                   require_label: bool, problems: list[Problem],
+                   keep_unknown: bool = False) -> list[Record]:
     """Valid records of ``rows``; a missing patient id stays empty (see :func:`_fill_patients`)."""
     records: list[Record] = []
     seen: dict[str, int] = {}
     negatives = 0
     for line, row in rows:
-        record = _row_record(line, row, origin, require_label, problems)
+        record = _row_record(line, row, origin, require_label, problems, keep_unknown)
         if record is None:
             continue
         negatives += (row.get("label") or "").strip().lower() == "negative"
@@ -235,10 +289,10 @@ def _read_manifest(manifest: Path, require_label: bool) -> list[tuple[int, dict[
 
 
 def _load_pack(root: Path, require_label: bool, problems: list[Problem],
-               strict: bool) -> CXRDataset:
+               strict: bool, keep_unknown: bool) -> CXRDataset:
     manifest = root / "manifest.csv"
     rows = _read_manifest(manifest, require_label)
-    records = _build_records(rows, str(manifest), require_label, problems)
+    records = _build_records(rows, str(manifest), require_label, problems, keep_unknown)
     _flush(problems, 0, f"{manifest}: invalid rows", strict)
     _require_some(records, str(manifest), problems, strict)
     images = root / "images"
@@ -349,31 +403,42 @@ def _load_covidx(split_files: Sequence[Path], images: Path, problems: list[Probl
 
 def load_dataset(data: str | Path | Sequence[str | Path], images: str | Path | None = None,
                  require_label: bool = True, *,
-                 problems: list[Problem] | None = None) -> CXRDataset:
+                 problems: list[Problem] | None = None,
+                 keep_unknown_labels: bool | None = None) -> CXRDataset:
     """Load and validate a dataset.
 
     Args:
         data: A pack folder (``manifest.csv``, ``images/``, optional ``masks/``), an ImageFolder
             tree (``DATA/<label>/*.png``, no manifest), a bare folder of images (only with
-            ``require_label=False``), or one or more COVIDx split files (``patient_id filename
-            label [source]`` per line).
+            ``require_label=False``), one or more COVIDx split files (``patient_id filename
+            label [source]`` per line), or several folders read together
+            (:func:`combine_datasets`).
         images: The images folder, required with COVIDx split files.
-        require_label: False for sets whose images may lack labels (segmentation).
+        require_label: False for commands that need no labels (segmentation): a missing label
+            is no problem and an unknown one is kept as written.
         problems: When given, invalid rows, duplicates and missing files are appended here and
             left out of the dataset instead of raising (the data check lists them all).
+        keep_unknown_labels: Keep a label that is none of the known ones as written instead of
+            reporting it (default: when ``require_label`` is False).
 
     Raises:
         DataError: Listing every invalid row or missing file (without ``problems``), or when
             the dataset cannot be found or has no usable structure.
     """
     strict = problems is None
+    keep = not require_label if keep_unknown_labels is None else keep_unknown_labels
     sink: list[Problem] = [] if problems is None else problems
     paths = [Path(p) for p in ([data] if isinstance(data, (str, Path)) else data)]
+    if len(paths) > 1 and all(p.is_dir() for p in paths):
+        if images is not None:
+            raise DataError(f"{paths[0]}: --images is only for COVIDx split files")
+        return combine_datasets([load_dataset(p, require_label=require_label, problems=problems,
+                                              keep_unknown_labels=keep) for p in paths])
     if len(paths) == 1 and paths[0].is_dir():
         if images is not None:
             raise DataError(f"{paths[0]}: --images is only for COVIDx split files")
         if (paths[0] / "manifest.csv").is_file():
-            return _load_pack(paths[0], require_label, sink, strict)
+            return _load_pack(paths[0], require_label, sink, strict, keep)
         return _load_folder(paths[0], require_label)
     if not all(p.exists() for p in paths):
         missing = [str(p) for p in paths if not p.exists()]
@@ -386,12 +451,44 @@ def load_dataset(data: str | Path | Sequence[str | Path], images: str | Path | N
     return _load_covidx(paths, images, sink, strict)
 
 
+def combine_datasets(datasets: Sequence[CXRDataset]) -> CXRDataset:
+    """Several datasets read as one (e.g. lung-mask collections trained together).
+
+    Each record keeps its own file name and gets the name of its dataset's folder as
+    :attr:`Record.collection` (made unique with ``-2``, ``-3``, ... when two folders share a
+    name) and as the prefix of its patient id (``collection/id``: ids of different datasets
+    never name one patient); :meth:`CXRDataset.image_path` and :meth:`CXRDataset.mask_path`
+    look in that dataset's folders. One dataset is returned as it is.
+    """
+    if len(datasets) == 1:
+        return datasets[0]
+    collections: dict[str, Collection] = {}
+    records: list[Record] = []
+    for d in datasets:
+        if d.collections:
+            raise DataError(f"{d.root}: an already combined dataset cannot be combined again")
+        name, k = d.root.name or "data", 2
+        while name in collections:
+            name, k = f"{d.root.name}-{k}", k + 1
+        collections[name] = Collection(d.root, d.images_dir, d.masks_dir)
+        # Patient ids of different datasets never name one patient: ``collection/id``.
+        records += [replace(r, collection=name, patient_id=f"{name}/{r.patient_id}")
+                    for r in d.records]
+    roots = [str(d.root.resolve()) for d in datasets]
+    common = Path(os.path.commonpath(roots)) if roots else Path(".")
+    return CXRDataset(root=common, images_dir=common, records=records, form="combined",
+                      missing_patient_ids=sum(d.missing_patient_ids for d in datasets),
+                      collections=collections)
+
+
 def write_manifest(path: str | Path, records: Sequence[Record],
                    extra_columns: Sequence[str] = ()) -> None:
     """Write records as a ``manifest.csv`` (core columns, then every extra column)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     extras: list[str] = list(extra_columns)
+    if any(r.collection for r in records) and "collection" not in extras:
+        extras.append("collection")
     for r in records:
         for k in r.extra:
             if k not in extras:
@@ -400,5 +497,6 @@ def write_manifest(path: str | Path, records: Sequence[Record],
         writer = csv.writer(fh)
         writer.writerow([*_CORE, *extras])
         for r in records:
+            extra = {**r.extra, "collection": r.collection} if r.collection else r.extra
             writer.writerow([r.filename, r.label or "", r.source, r.patient_id, r.split or "",
-                             *(r.extra.get(k, "") for k in extras)])
+                             *(extra.get(k, "") for k in extras)])

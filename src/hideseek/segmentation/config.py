@@ -50,6 +50,18 @@ class SegTrainConfig(BaseModel):
     min_delta: float = Field(default=0.0, ge=0)
     #: Train through torch.compile.
     compile: bool = False
+    #: Datasets to train on (pack folders with ``masks/``), when not given on the command line;
+    #: relative paths are taken from the YAML file's folder.
+    data: list[str] = []
+    #: Several datasets: how often each is drawn. ``sqrt``: in proportion to the square root of
+    #: its size (a large collection does not drown a small one); ``proportional``: to its size
+    #: (every image equally often); ``balanced``: every collection equally often.
+    collection_sampling: Literal["sqrt", "proportional", "balanced"] = "sqrt"
+    #: Extra factor on a collection's share, by collection name (its folder's name).
+    collection_weights: dict[str, float] = {}
+    #: Training images drawn per epoch (with replacement when several datasets are weighted);
+    #: None: the number of training images, each once.
+    samples_per_epoch: int | None = Field(default=None, ge=1)
 
 
 #: Named settings. ``paper``: the paper's U-Net (depth 5, 64 filters, 512 px, batch 1, CE only).
@@ -82,7 +94,14 @@ def load_seg_config(path: str | Path | None = None, preset: str | None = None,
         raise HideseekError(f"unknown preset {preset!r}; choose from {', '.join(SEG_PRESETS)}")
     values: dict[str, Any] = dict(SEG_PRESETS[preset]) if preset else {}
     if path is not None:
-        values.update(_from_yaml(path))
+        loaded = _from_yaml(path)
+        if isinstance(loaded.get("data"), str):
+            loaded["data"] = [loaded["data"]]
+        if isinstance(loaded.get("data"), list):
+            base = Path(path).resolve().parent
+            loaded["data"] = [str(base / d) if not Path(str(d)).is_absolute() else str(d)
+                              for d in loaded["data"]]
+        values.update(loaded)
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return SegTrainConfig(**values)

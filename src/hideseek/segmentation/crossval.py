@@ -24,7 +24,6 @@ import numpy as np
 from hideseek.bootstrap import mean_interval
 from hideseek.data.hashing import content_hash, source_hash
 from hideseek.data.manifest import CXRDataset, Record
-from hideseek.data.masks import find_mask
 from hideseek.errors import DataError, HideseekError
 from hideseek.jsonio import to_json
 from hideseek.naming import safe_name
@@ -57,6 +56,7 @@ class FoldResult:
         best_epoch: Epoch of the checkpoint used (best validation Dice).
         reused: True when training and test came from an earlier run with the same inputs.
         left_out: Images of the training groups left out because their patient is held out.
+        image_level: The held-out images have no patient ids: the interval resamples images.
     """
 
     group: str
@@ -71,6 +71,7 @@ class FoldResult:
     best_epoch: int
     reused: bool = False
     left_out: int = 0
+    image_level: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class CrossvalResult:
         for f in self.folds:
             lines.append(f"{f.group:<28} {f.images:>6} {f.patients:>8} {f.mean_dice:>6.3f} "
                          f"{f.ci[0]:>6.3f}-{f.ci[1]:.3f} {f.p5_dice:>6.3f}"
+                         + ("  (no patient ids: images resampled)" if f.image_level else "")
                          + ("  (reused)" if f.reused else ""))
         if self.pooled:
             shown = ", ".join(f"{k} {v}" for k, v in sorted(self.pooled.items()))
@@ -104,7 +106,7 @@ class CrossvalResult:
 
 
 def _value(record: Record, group_by: str) -> str:
-    if group_by in ("source", "label", "patient_id"):
+    if group_by in ("source", "label", "patient_id", "collection"):
         return str(getattr(record, group_by) or "")
     return record.extra.get(group_by, "")
 
@@ -149,8 +151,8 @@ _CODE_PARTS = ("segmentation", "engine", "data", "runtime.py")
 
 def _files_hash(data: CXRDataset, records: list[Record]) -> str:
     images = [data.image_path(r) for r in records]
-    masks_dir = Path(data.masks_dir or "")
-    masks = [find_mask(masks_dir, r.filename) or masks_dir / r.filename for r in records]
+    masks = [data.mask_path(r) or Path(data.masks_folder(r) or "") / r.filename
+             for r in records]
     return content_hash([*images, *masks])
 
 
@@ -160,8 +162,9 @@ def _train_fold(data: CXRDataset, train_records: list[Record], fold: Path,
     """Train (or reuse / resume) the fold's U-Net; returns its summary, hash, and reuse."""
     from hideseek.segmentation.train import train_segmenter
 
-    names = sorted((r.filename, r.patient_id) for r in train_records)
-    digest = stage_hash({"config": config.model_dump(mode="json"), "records": names,
+    names = sorted((r.key, r.patient_id) for r in train_records)
+    settings = config.model_dump(mode="json", exclude={"data"})
+    digest = stage_hash({"config": settings, "records": names,
                          "files": _files_hash(data, train_records),
                          "code": source_hash(_CODE_PARTS)})
     run = fold / "train"
@@ -188,7 +191,7 @@ def _test_fold(data: CXRDataset, test_records: list[Record], fold: Path, train_h
     from hideseek.segmentation.evaluate import evaluate_segmentation
 
     digest = stage_hash({"model": train_hash, "tta": tta,
-                         "records": sorted(r.filename for r in test_records),
+                         "records": sorted(r.key for r in test_records),
                          "files": _files_hash(data, test_records)})
     path = fold / ("heldout-tta.json" if tta else "heldout.json")
     found = read_stamped(path, digest)
@@ -244,7 +247,7 @@ def leave_one_origin_out(data: CXRDataset, out: str | Path, config: SegTrainConf
     A patient with images under several groups is never trained on in the fold that holds one
     of them out: those training images are left out (counted in ``FoldResult.left_out``).
     """
-    if data.masks_dir is None:
+    if not data.has_masks:
         raise DataError(f"{data.root}: no masks/ folder with the true lung masks")
     groups, pooled = group_records(data.records, group_by, min_group)
     unknown = sorted(set(folds or []) - set(groups))
@@ -271,10 +274,14 @@ def leave_one_origin_out(data: CXRDataset, out: str | Path, config: SegTrainConf
 def _summarise(group: str, held: list[Record], per_image: dict[str, float],
                summary: dict[str, Any], reused: bool, dropped: int = 0) -> FoldResult:
     scores = np.array(list(per_image.values()))
-    patient_of = {r.filename: r.patient_id for r in held}
+    patient_of = {r.key: r.patient_id for r in held}
+    # A dataset without patient ids names each image its own patient (its file name).
+    image_level = all(r.patient_id in (r.filename, r.key) for r in held)
+    if image_level:
+        log.info("fold %s: no patient ids; the interval resamples images", group)
     return FoldResult(group=group, images=len(held), patients=len(set(patient_of.values())),
                       mean_dice=float(scores.mean()), p5_dice=float(np.percentile(scores, 5)),
                       ci=patient_bootstrap(per_image, patient_of), per_image=per_image,
                       n_train=int(summary["n_train"]), n_val=int(summary["n_val"]),
                       best_epoch=int(summary["best_epoch"]), reused=reused,
-                      left_out=dropped)
+                      left_out=dropped, image_level=image_level)

@@ -38,14 +38,22 @@ class MaskEvaluation:
         return f"{self.report.format()}\nmean lung Dice per label: {per_label}"
 
 
-def _folder_pairs(data: CXRDataset, truth: Path, masks: str | Path) -> Pairs:
+def _truth(data: CXRDataset, record: Record) -> Path:
+    path = data.mask_path(record)
+    if path is None:
+        raise HideseekError(f"{data.masks_folder(record)}: no true lung mask for "
+                            f"{record.filename}")
+    return path
+
+
+def _folder_pairs(data: CXRDataset, masks: str | Path) -> Pairs:
     for r in data.records:
         shape = image_shape(data.image_path(r))
         pred_path = find_mask(masks, r.filename) or Path(masks) / r.filename
-        yield r.filename, read_mask(pred_path, shape), read_mask(truth / r.filename, shape)
+        yield r.key, read_mask(pred_path, shape), read_mask(_truth(data, r), shape)
 
 
-def _model_pairs(data: CXRDataset, truth: Path, model_path: str | Path, raw: bool,
+def _model_pairs(data: CXRDataset, model_path: str | Path, raw: bool,
                  batch_size: int, workers: int, runtime: Runtime | None,
                  tta: bool = False) -> Pairs:
     from hideseek.segmentation import load_segmenter, predict_masks
@@ -56,9 +64,9 @@ def _model_pairs(data: CXRDataset, truth: Path, model_path: str | Path, raw: boo
     paths = [data.image_path(r) for r in records]
     for i, pred in predict_masks(paths, model, size, batch_size, workers,
                                  runtime or Runtime.auto(), desc="segment eval", tta=tta):
-        name = records[i].filename
-        yield name, pred if raw else postprocess_mask(pred).mask, read_mask(truth / name,
-                                                                           pred.shape)
+        r = records[i]
+        yield r.key, pred if raw else postprocess_mask(pred).mask, read_mask(_truth(data, r),
+                                                                            pred.shape)
 
 
 def evaluate_segmentation(data: CXRDataset, model: str | Path | None = None,
@@ -79,15 +87,14 @@ def evaluate_segmentation(data: CXRDataset, model: str | Path | None = None,
     """
     from hideseek.segmentation.predict import evaluate_masks
 
-    if data.masks_dir is None:
+    if not data.has_masks:
         raise HideseekError(f"{data.root}: no masks/ folder with the true lung masks")
     if (model is None) == (masks is None):
         raise HideseekError("give exactly one of --model M or --masks DIR")
-    truth = Path(data.masks_dir)
-    pairs = (_folder_pairs(data, truth, masks) if masks is not None else _model_pairs(
-        data, truth, model or "default", raw, batch_size, workers, runtime, tta))
+    pairs = (_folder_pairs(data, masks) if masks is not None else _model_pairs(
+        data, model or "default", raw, batch_size, workers, runtime, tta))
     report: SegmentationReport = evaluate_masks(pairs)
-    labels = {r.filename: r.label or "-" for r in data.records}
+    labels = {r.key: r.label or "-" for r in data.records}
     per_label: dict[str, list[float]] = {}
     for name, d in report.per_image.items():
         per_label.setdefault(labels[name], []).append(d)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import yaml
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.datasets import SegmentationDataset
-from hideseek.data.manifest import CXRDataset, write_manifest
+from hideseek.data.manifest import CXRDataset, Record, write_manifest
 from hideseek.data.split import assign_splits
 from hideseek.engine import (
     EngineConfig,
@@ -34,7 +35,8 @@ from hideseek.segmentation.config import SegTrainConfig, load_seg_config
 from hideseek.segmentation.metrics import dice
 from hideseek.segmentation.unet import UNet, UNetConfig
 
-__all__ = ["SegTrainConfig", "load_seg_config", "train_segmenter"]
+__all__ = ["SegTrainConfig", "load_seg_config", "sampling_weights", "split_collections",
+           "train_segmenter"]
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +55,45 @@ def _soft_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _val_dice(model: torch.nn.Module, loader: DataLoader[Any], rt: Runtime) -> float:
+def _val_dice(model: torch.nn.Module, loader: DataLoader[Any], rt: Runtime,
+              collections: list[str]) -> float:
+    """Mean validation Dice; with several collections the mean of their means (each counts the
+    same, whatever its size)."""
     model.eval()
     scores = []
     for x, y in loader:
         with rt.autocast():
             pred = model(rt.batch(x)).argmax(1).cpu().numpy()
         scores += [dice(p, t) for p, t in zip(pred, y.numpy(), strict=True)]
-    return float(np.mean(scores)) if scores else float("nan")
+    if not scores:
+        return float("nan")
+    per: dict[str, list[float]] = {}
+    for c, d in zip(collections, scores, strict=True):
+        per.setdefault(c, []).append(d)
+    return float(np.mean([np.mean(v) for v in per.values()]))
+
+
+def sampling_weights(records: list[Record], config: SegTrainConfig) -> list[float] | None:
+    """Per-image sampling weights of a training set; None: every image once per epoch.
+
+    Each collection (:attr:`Record.collection`) gets a share of the draws by
+    ``config.collection_sampling`` times ``config.collection_weights``, spread evenly over its
+    images.
+
+    Raises:
+        HideseekError: A weight names no collection of the data.
+    """
+    counts = Counter(r.collection for r in records)
+    unknown = sorted(set(config.collection_weights) - set(counts))
+    if unknown:
+        raise HideseekError(f"collection_weights: unknown collection(s) {', '.join(unknown)} "
+                            f"(the data has: {', '.join(sorted(counts)) or 'one dataset'})")
+    if len(counts) < 2 and config.samples_per_epoch is None:
+        return None
+    mass = {"proportional": lambda n: float(n), "sqrt": lambda n: float(np.sqrt(n)),
+            "balanced": lambda n: 1.0}[config.collection_sampling]
+    share = {c: mass(n) * config.collection_weights.get(c, 1.0) for c, n in counts.items()}
+    return [share[r.collection] / counts[r.collection] for r in records]
 
 
 def _build_model(config: SegTrainConfig, rt: Runtime) -> UNet:
@@ -86,6 +119,9 @@ def _task(config: SegTrainConfig, model: UNet, train: SegmentationDataset,
     """What is specific to the U-Net: joint augmentation, CE + Dice loss, validation Dice."""
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     val_loader = DataLoader(val, batch_size=config.batch_size, num_workers=config.workers)
+    val_collections = [r.collection for r in val.records]
+    weights = sampling_weights(train.records, config)
+    n_draws = config.samples_per_epoch or len(train)
 
     def batches(epoch: int) -> DataLoader[Any]:
         gen = torch.Generator().manual_seed(epoch_seed(config.seed, epoch, _SEED_STRIDE))
@@ -93,8 +129,13 @@ def _task(config: SegTrainConfig, model: UNet, train: SegmentationDataset,
         train.transform = JointAugment(generator=gen, exposure=exposure,
                                        elastic=ELASTIC_STRENGTH if config.elastic_augment
                                        else 0.0) if config.augment else None
-        return DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=gen,
-                          num_workers=config.workers, drop_last=len(train) > config.batch_size)
+        drop_last = n_draws > config.batch_size
+        if weights is None:
+            return DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=gen,
+                              num_workers=config.workers, drop_last=drop_last)
+        sampler = WeightedRandomSampler(weights, n_draws, replacement=True, generator=gen)
+        return DataLoader(train, batch_size=config.batch_size, sampler=sampler,
+                          num_workers=config.workers, drop_last=drop_last)
 
     def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         value = F.cross_entropy(logits.float(), y)
@@ -106,10 +147,22 @@ def _task(config: SegTrainConfig, model: UNet, train: SegmentationDataset,
                        seed=config.seed)
 
     return TrainTask(model=model, optimizer=opt, batches=batches, loss=loss,
-                     validate=lambda m: {"val_dice": _val_dice(m, val_loader, rt)},
+                     validate=lambda m: {"val_dice": _val_dice(m, val_loader, rt,
+                                                               val_collections)},
                      score=lambda s: s["val_dice"], save_best=save_best,
                      before_epoch=lr_schedule(config.schedule, opt, config.lr, config.epochs),
                      describe=lambda r: f"loss {r['train_loss']:.4f} val Dice {r['val_dice']:.4f}")
+
+
+def split_collections(records: list[Record], fractions: tuple[float, float, float],
+                      seed: int) -> list[Record]:
+    """Patient-grouped splits made per collection (each keeps its share of validation images;
+    patient ids of different datasets are never taken for one patient); order kept."""
+    by: dict[str, list[Record]] = {}
+    for r in records:
+        by.setdefault(r.collection, []).append(r)
+    split = {r.key: r for c in by for r in assign_splits(by[c], fractions, seed=seed)}
+    return [split[r.key] for r in records]
 
 
 def _write_config(out: Path, config: SegTrainConfig, rt: Runtime, n_train: int,
@@ -142,7 +195,7 @@ def train_segmenter(data: CXRDataset, out: str | Path, config: SegTrainConfig,
     cache = default_cache_dir() if cache_dir is None else cache_dir
     out = claim_run_dir(out, resume)
     seed_everything(config.seed)
-    records = assign_splits(data.records, config.split, seed=config.seed)
+    records = split_collections(data.records, config.split, config.seed)
     write_manifest(out / "splits.csv", records)
     train = SegmentationDataset(data.with_records([r for r in records if r.split == "train"]),
                                 config.image_size, cache)
@@ -151,6 +204,10 @@ def train_segmenter(data: CXRDataset, out: str | Path, config: SegTrainConfig,
     if len(train) == 0 or len(val) == 0:
         raise HideseekError(f"{data.root}: too few patients for a train/val split "
                             f"({len(train)} train, {len(val)} val images)")
+    sizes = Counter(r.collection for r in train.records)
+    if len(sizes) > 1:
+        log.info("training on %d collections: %s (sampling %s)", len(sizes),
+                 ", ".join(f"{c} {n}" for c, n in sizes.items()), config.collection_sampling)
     _write_config(out, config, rt, len(train), len(val))
     model = _build_model(config, rt)
     ecfg = EngineConfig(epochs=config.epochs, seed=config.seed, seed_stride=_SEED_STRIDE,
