@@ -12,18 +12,42 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["mean_interval", "patient_weights"]
+__all__ = ["mean_interval", "patient_counts", "patient_weights"]
 
 
-def patient_weights(groups: Sequence[str], n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap weights (n_boot x images): how often each image's patient was drawn."""
+def patient_counts(groups: Sequence[str] | np.ndarray, n_boot: int, seed: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """How often each patient was drawn, and each image's patient.
+
+    Each replicate draws as many patients as there are, uniformly with replacement (the counts
+    are multinomial; drawn as integer picks and counted, which is several times faster than
+    ``Generator.multinomial`` for thousands of patients).
+
+    Args:
+        groups: The patient of each image (any sortable ids).
+        n_boot: Replicates.
+        seed: Seed of the draws.
+
+    Returns:
+        ``counts`` (n_boot x patients, float64) and ``patient`` (the column of ``counts`` of
+        each image): the image weights are ``counts[:, patient]``.
+    """
     _, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    n_patients = int(inverse.max()) + 1 if len(inverse) else 0
+    patient = np.asarray(inverse, dtype=np.int64).ravel()
+    n_patients = int(patient.max()) + 1 if len(patient) else 0
     if n_patients == 0:
-        return np.zeros((n_boot, 0))
+        return np.zeros((n_boot, 0)), patient
     rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n_patients, np.full(n_patients, 1.0 / n_patients), size=n_boot)
-    return counts[:, inverse].astype(np.float64)
+    picks = rng.integers(0, n_patients, size=(n_boot, n_patients))
+    picks += np.arange(n_boot, dtype=np.int64)[:, None] * n_patients
+    counts = np.bincount(picks.ravel(), minlength=n_boot * n_patients)
+    return counts.reshape(n_boot, n_patients).astype(np.float64), patient
+
+
+def patient_weights(groups: Sequence[str] | np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap weights (n_boot x images): how often each image's patient was drawn."""
+    counts, patient = patient_counts(groups, n_boot, seed)
+    return counts[:, patient]
 
 
 def mean_interval(values: Sequence[float] | np.ndarray, groups: Sequence[str],
