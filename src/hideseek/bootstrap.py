@@ -14,6 +14,8 @@ import numpy as np
 
 __all__ = ["mean_interval", "patient_counts", "patient_weights"]
 
+_BLOCK = 1 << 16  # picks drawn and counted at once (replicates x patients)
+
 
 def patient_counts(groups: Sequence[str] | np.ndarray, n_boot: int, seed: int
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -38,10 +40,16 @@ def patient_counts(groups: Sequence[str] | np.ndarray, n_boot: int, seed: int
     if n_patients == 0:
         return np.zeros((n_boot, 0)), patient
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, n_patients, size=(n_boot, n_patients))
-    picks += np.arange(n_boot, dtype=np.int64)[:, None] * n_patients
-    counts = np.bincount(picks.ravel(), minlength=n_boot * n_patients)
-    return counts.reshape(n_boot, n_patients).astype(np.float64), patient
+    counts = np.empty((n_boot, n_patients))
+    step = max(1, _BLOCK // n_patients)  # replicates drawn at once: small, cache-resident
+    offsets = np.arange(min(step, n_boot), dtype=np.int64)[:, None] * n_patients
+    for r0 in range(0, n_boot, step):
+        rows = min(step, n_boot - r0)
+        picks = rng.integers(0, n_patients, size=(rows, n_patients))
+        picks += offsets[:rows]
+        counts[r0:r0 + rows] = np.bincount(picks.ravel(), minlength=rows * n_patients
+                                           ).reshape(rows, n_patients)
+    return counts, patient
 
 
 def patient_weights(groups: Sequence[str] | np.ndarray, n_boot: int, seed: int) -> np.ndarray:

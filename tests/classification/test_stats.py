@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix, precision_score, recall_score, roc_auc_score
 
+import hideseek.bootstrap
 from hideseek.bootstrap import patient_weights
+from hideseek.classification import stats
 from hideseek.classification.stats import (
     balanced_accuracy,
     classification_metrics,
@@ -168,9 +170,14 @@ def _data(n: int, seed: int, decimals: int | None) -> tuple[np.ndarray, ...]:
     return y, pred, prob, groups
 
 
-@pytest.mark.parametrize(("decimals", "grouped"), [(1, True), (None, True), (2, False)])
+@pytest.mark.parametrize(("decimals", "grouped", "block"),
+                         [(1, True, None), (None, True, None), (2, False, None), (1, True, 700)])
 def test_bootstrap_matches_the_per_replicate_loop_on_the_same_draws(
-        decimals: int | None, grouped: bool) -> None:
+        decimals: int | None, grouped: bool, block: int | None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if block is not None:  # the AUC and the draw in blocks of a few replicates
+        monkeypatch.setattr(stats, "_BLOCK", block)
+        monkeypatch.setattr(hideseek.bootstrap, "_BLOCK", block)
     y, pred, prob, groups = _data(90, 3, decimals)
     n_boot, seed = 300, 7
     ids = groups if grouped else np.arange(len(y))
@@ -240,7 +247,7 @@ def test_a_class_missing_from_replicates_or_from_the_test_set() -> None:
     m = classification_metrics(y, pred, labels, prob, groups=[str(i) for i in range(30)],
                                n_boot=400, seed=1)
     covid = m.per_class["COVID-19"]
-    assert 0.05 * 400 < covid.bootstrap_without_class < 0.25 * 400  # (29/30)^30 ^ 2-ish: 0.13
+    assert 0.05 * 400 < covid.bootstrap_without_class < 0.25 * 400  # (28/30)^30 = 0.13
     assert m.bootstrap.lacking_a_class == covid.bootstrap_without_class
     assert covid.sensitivity.ci_bootstrap == (1.0, 1.0)
     assert covid.auc.ci_bootstrap == (1.0, 1.0)

@@ -94,7 +94,8 @@ def _point(y: np.ndarray, pred: np.ndarray, prob: np.ndarray | None,
     return out
 
 
-_BLOCK = 1 << 22  # weights held at once by the AUC (replicates x images), ~32 MiB
+_BLOCK = 1 << 16  # weights per block of replicates in the AUC (fits in cache)
+_CLASS_METRICS = ("sensitivity", "ppv", "specificity", "f1", "auc")
 
 
 def _draw(groups: Sequence[str] | None, n: int, n_boot: int, seed: int
@@ -114,9 +115,9 @@ def _per_patient(patient: np.ndarray, codes: np.ndarray, n_codes: int) -> np.nda
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """``num / den``, NaN where ``den`` is 0."""
+    """``num / den``: NaN where both are 0 (every ratio here has ``num`` 0 when ``den`` is)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        return np.asarray(num / den)
 
 
 def _replicate_auc(scores: np.ndarray, positive: np.ndarray, counts: np.ndarray,
@@ -139,50 +140,86 @@ def _replicate_auc(scores: np.ndarray, positive: np.ndarray, counts: np.ndarray,
     pos_total = counts @ np.bincount(pos_patient, minlength=counts.shape[1]).astype(np.float64)
     num, neg_total = np.empty(n_boot), np.empty(n_boot)
     step = max(1, _BLOCK // len(patient))
+    cum = np.zeros((min(step, n_boot), len(neg) + 1))
     for r0 in range(0, n_boot, step):
         c = counts[r0:r0 + step]
-        cum = np.zeros((c.shape[0], len(neg) + 1))
-        np.cumsum(c[:, neg_patient], axis=1, out=cum[:, 1:])
-        below = 0.5 * (cum[:, lo] + cum[:, hi]) if ties else cum[:, lo]
-        num[r0:r0 + step] = np.einsum("bi,bi->b", c[:, pos_patient], below)
-        neg_total[r0:r0 + step] = cum[:, -1]
+        rows = cum[:len(c)]
+        np.cumsum(np.take(c, neg_patient, axis=1), axis=1, out=rows[:, 1:])
+        below = np.take(rows, lo, axis=1)
+        if ties:
+            below += np.take(rows, hi, axis=1)
+            below *= 0.5
+        num[r0:r0 + step] = np.einsum("bi,bi->b", np.take(c, pos_patient, axis=1), below)
+        neg_total[r0:r0 + step] = rows[:, -1]
     return _ratio(num, pos_total * neg_total)
 
 
 def _replicates(y: np.ndarray, pred: np.ndarray, prob: np.ndarray | None, k: int,
-                counts: np.ndarray, patient: np.ndarray) -> dict[str, np.ndarray]:
+                counts: np.ndarray, patient: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every replicate's metrics from its patient counts, as matrix products.
 
+    One product of the counts with per-patient tallies (true positives, support and predictions
+    per class, images) gives every replicate's confusion-matrix margins; the metrics are ratios
+    of those, NaN where undefined (0 / 0: e.g. a class absent from the replicate).
+
     Returns:
-        ``cm`` (n_boot x K x K weighted confusion matrices), ``accuracy`` and
-        ``balanced_accuracy`` (n_boot), and ``sensitivity``, ``ppv``, ``specificity``, ``f1``,
-        ``auc`` (n_boot x K; NaN where undefined in a replicate).
+        ``support`` (n_boot x K: the images of each class in each replicate) and the metrics
+        (n_boot x (2 + 5K)): accuracy, balanced accuracy, then sensitivity, PPV, specificity,
+        F1 and AUC of every class (metric by metric, in the order of ``_CLASS_METRICS``).
     """
     n_boot = counts.shape[0]
-    cm = (counts @ _per_patient(patient, y * k + pred, k * k)).reshape(n_boot, k, k)
-    tp = np.diagonal(cm, axis1=1, axis2=2)
-    support, predicted = cm.sum(2), cm.sum(1)
-    total = support.sum(1)
-    fn, fp = support - tp, predicted - tp
-    tn = total[:, None] - tp - fn - fp
-    recall = _ratio(tp, support)
-    bal = _ratio(np.where(support > 0, recall, 0.0).sum(1), (support > 0).sum(1))
-    auc = np.full((n_boot, k), np.nan)
+    cm = _per_patient(patient, y * k + pred, k * k).reshape(-1, k, k)  # patients x K x K
+    tallies = np.hstack([np.diagonal(cm, axis1=1, axis2=2), cm.sum(2), cm.sum(1),
+                         cm.sum((1, 2))[:, None]])
+    r = counts @ tallies
+    tp, support, predicted, total = r[:, :k], r[:, k:2 * k], r[:, 2 * k:3 * k], r[:, 3 * k]
+    fp, fn = predicted - tp, support - tp
+    tn = total[:, None] - support - fp
+    present = (support > 0).astype(np.float64)
+    ones = np.ones(k)
+    out = np.full((n_boot, 2 + 5 * k), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = tp / support
+        out[:, 0] = (tp @ ones) / total
+        out[:, 1] = (np.where(present > 0, recall, 0.0) @ ones) / (present @ ones)
+        out[:, 2:2 + k] = recall
+        out[:, 2 + k:2 + 2 * k] = tp / (tp + fp)
+        out[:, 2 + 2 * k:2 + 3 * k] = tn / (tn + fp)
+        out[:, 2 + 3 * k:2 + 4 * k] = 2 * tp / (2 * tp + fp + fn)
     if prob is not None:
         for c in range(k):
-            auc[:, c] = _replicate_auc(prob[:, c], y == c, counts, patient)
-    return {"cm": cm, "accuracy": _ratio(tp.sum(1), total), "balanced_accuracy": bal,
-            "sensitivity": recall, "ppv": _ratio(tp, tp + fp),
-            "specificity": _ratio(tn, tn + fp), "f1": _ratio(2 * tp, 2 * tp + fp + fn),
-            "auc": auc}
+            out[:, 2 + 4 * k + c] = _replicate_auc(prob[:, c], y == c, counts, patient)
+    return support, out
+
+
+def _cis(values: np.ndarray) -> np.ndarray:
+    """Percentile intervals (2.5, 97.5) of each column of ``values`` (replicates x columns).
+
+    Non-finite values (undefined replicates) are left out; a column with fewer than 10 finite
+    replicates has no interval (NaN). One sort for all columns, then NumPy's default (linear)
+    interpolation between order statistics.
+
+    Returns:
+        columns x 2: lower and upper bounds.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[None, :] if v.ndim == 1 else v.T  # columns x replicates
+    finite = np.isfinite(v)
+    count = finite.sum(1)
+    ordered = np.sort(np.where(finite, v, np.inf), axis=1)
+    out = np.full((len(v), 2), np.nan)
+    ok = np.flatnonzero(count >= 10)
+    last = count[ok] - 1
+    for j, q in enumerate((0.025, 0.975)):
+        at = q * last
+        lo = np.floor(at).astype(np.int64)
+        below, above = ordered[ok, lo], ordered[ok, np.minimum(lo + 1, last)]
+        out[ok, j] = below + (above - below) * (at - lo)
+    return out
 
 
 def _ci(values: np.ndarray) -> tuple[float, float]:
-    arr = np.asarray(values, dtype=float)
-    arr = arr[np.isfinite(arr)]
-    if arr.size < 10:
-        return float("nan"), float("nan")
-    lo, hi = np.percentile(arr, [2.5, 97.5])
+    lo, hi = _cis(values)[0]
     return float(lo), float(hi)
 
 
@@ -190,18 +227,26 @@ def _f(v: float) -> float | None:
     return None if not np.isfinite(v) else float(v)
 
 
-def _class_metrics(point: dict[Any, Any], boots: dict[str, np.ndarray], c: int) -> ClassMetrics:
-    """Class ``c``'s metrics: Wilson intervals for proportions, the bootstrap for the rest."""
+def _class_metrics(point: dict[Any, Any], boot_cis: dict[str, np.ndarray], without: int,
+                   c: int) -> ClassMetrics:
+    """Class ``c``'s metrics: Wilson intervals for proportions, the bootstrap for the rest.
+
+    Args:
+        point: The metrics on the test set (:func:`_point`).
+        boot_cis: Bootstrap intervals per metric (K x 2).
+        without: Replicates without an image of class ``c``.
+        c: The class.
+    """
     tp, fn, fp, tn = point[c]["counts"]
     props = {"sensitivity": (tp, tp + fn), "ppv": (tp, tp + fp), "specificity": (tn, tn + fp)}
     est = {}
-    for metric in ("sensitivity", "ppv", "specificity", "f1", "auc"):
-        boot_ci = _ci(boots[metric][:, c])
+    for metric in _CLASS_METRICS:
+        lo, hi = boot_cis[metric][c]
+        boot_ci = (float(lo), float(hi))
         ci = wilson(*props[metric]) if metric in props else boot_ci
         est[metric] = Estimate(_f(point[c][metric]), ci, boot_ci)
-    return ClassMetrics(tp + fn, int((boots["cm"][:, c].sum(1) == 0).sum()),
-                        est["sensitivity"], est["ppv"], est["specificity"], est["f1"],
-                        est["auc"])
+    return ClassMetrics(tp + fn, without, est["sensitivity"], est["ppv"], est["specificity"],
+                        est["f1"], est["auc"])
 
 
 def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike,
@@ -233,19 +278,22 @@ def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike,
     k = len(labels)
     point = _point(y, p, prob, k)
     counts, patient = _draw(groups, len(y), n_boot, seed)
-    boots = _replicates(y, p, None if prob is None else np.asarray(prob, dtype=np.float64), k,
-                        counts, patient)
+    support, boots = _replicates(y, p, None if prob is None else np.asarray(prob, dtype=float),
+                                 k, counts, patient)
     correct = int(np.trace(point["cm"]))
-    present = point["cm"].sum(1) > 0
-    lacking = int((boots["cm"].sum(2)[:, present] == 0).any(1).sum())
-    bal = _ci(boots["balanced_accuracy"])
+    without = support == 0  # replicates x classes
+    lacking = int(without[:, point["cm"].sum(1) > 0].any(1).sum())
+    cis = _cis(boots)
+    acc, bal = (float(cis[0, 0]), float(cis[0, 1])), (float(cis[1, 0]), float(cis[1, 1]))
+    boot_cis = {m: cis[2 + i * k: 2 + (i + 1) * k] for i, m in enumerate(_CLASS_METRICS)}
+    n_without = without.sum(0)
     return Metrics(
         n=len(y),
-        accuracy=Estimate(_f(point["accuracy"]), wilson(correct, len(y)),
-                          _ci(boots["accuracy"])),
+        accuracy=Estimate(_f(point["accuracy"]), wilson(correct, len(y)), acc),
         balanced_accuracy=Estimate(_f(point["balanced_accuracy"]), bal, bal),
         bootstrap=BootstrapInfo(len(counts), lacking),
-        per_class={name: _class_metrics(point, boots, c) for c, name in enumerate(labels)},
+        per_class={name: _class_metrics(point, boot_cis, int(n_without[c]), c)
+                   for c, name in enumerate(labels)},
         confusion_matrix=point["cm"].tolist(), labels=list(labels))
 
 
@@ -265,7 +313,7 @@ def paired_comparison(y_true: ArrayLike, pred_a: ArrayLike, pred_b: ArrayLike,
     disc = a_only + b_only
     p = 1.0 if disc == 0 else float(sps.binomtest(b_only, disc, 0.5).pvalue)
     counts, patient = _draw(groups, len(y), n_boot, seed)
-    # Per patient: images, images right in b minus images right in a.
+    # Per patient: images right in a only (code 0), in both or neither (1), in b only (2).
     per = _per_patient(patient, b.astype(np.int64) - a.astype(np.int64) + 1, 3)
     diffs = _ratio(counts @ (per[:, 2] - per[:, 0]), counts @ per.sum(1))
     return Comparison(len(y), float(a.mean()), float(b.mean()),
