@@ -40,6 +40,12 @@ def segmentation_pack() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shenzhen_pack() -> Path:
+    """The real Shenzhen pack (566 CXRs with lung masks, labels normal / tuberculosis)."""
+    return _shared("segmentation-shenzhen")
+
+
+@pytest.fixture(scope="session")
 def phantom_lungs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small ``lungs`` phantom dataset (60 images, 64 px)."""
     out = tmp_path_factory.mktemp("phantom_lungs")

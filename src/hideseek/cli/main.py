@@ -16,6 +16,7 @@ from hideseek.cli import (
     cam_cmds,
     classify_cmds,
     data_cmds,
+    plant_cmds,
     protocol_cmds,
     represent_cmds,
     segment_cmds,
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     data_cmds.register(sub)
+    plant_cmds.register(sub)
     segment_cmds.register(sub)
     represent_cmds.register(sub)
     classify_cmds.register(sub)
