@@ -71,7 +71,7 @@ class TrainConfig(BaseModel):
     min_delta: float = Field(default=0.0, ge=0)
     #: Train through torch.compile (see docs: it pays on GPUs, not on small CPU runs).
     compile: bool = False
-    #: Write the resumable state (``last.pt``) every this many epochs (always after the last).
+    #: Write the resumable state (``last.pt``) every this many epochs.
     checkpoint_every: int = Field(default=1, ge=1)
     #: Keep the resumable state (``last.pt``) once training has finished; by default a
     #: finished run keeps ``best.pt`` only (the optimizer state is as large again).

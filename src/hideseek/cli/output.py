@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import sys
+import typing
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -88,6 +89,14 @@ def _worker_error(text: str) -> tuple[str, str] | None:
     return None
 
 
+def _is_validation_error(exc: BaseException) -> bool:
+    if not type(exc).__module__.startswith("pydantic"):
+        return False  # pydantic is not even imported for most errors
+    from pydantic import ValidationError
+
+    return isinstance(exc, ValidationError)
+
+
 def describe_error(exc: BaseException) -> str:
     """The message of ``exc`` as the user sees it after ``hideseek: error:``.
 
@@ -107,13 +116,13 @@ def describe_error(exc: BaseException) -> str:
             f"{name}: {message}{_DEBUG_HINT}" if message else f"{name}{_DEBUG_HINT}")
     elif isinstance(exc, HideseekError):
         pass
-    elif type(exc).__module__.startswith("pydantic"):
+    elif _is_validation_error(exc):
         from pydantic import ValidationError
 
         from hideseek.validation import format_validation_error
 
-        if isinstance(exc, ValidationError):
-            text = f"invalid {exc.title}: {format_validation_error(exc)}"
+        invalid = typing.cast(ValidationError, exc)
+        text = f"invalid {invalid.title}: {format_validation_error(invalid)}"
     else:
         text = f"{type(exc).__name__}: {text}{_DEBUG_HINT}" if text else (
             f"{type(exc).__name__}{_DEBUG_HINT}")

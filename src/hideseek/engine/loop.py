@@ -60,10 +60,10 @@ class EngineConfig:
         patience: Early stopping: epochs without validation improvement; None: never stop.
         min_delta: Early stopping: least score increase that counts as an improvement.
         compile: Train through ``torch.compile`` (validation runs the plain module).
-        checkpoint_every: Write ``last.pt`` every this many epochs (and always after the last
-            one or an early stop). A resume repeats the epochs since, with the same result
-            (each epoch is seeded); more than 1 saves time only where an epoch is shorter
-            than writing the state (tiny models and images).
+        checkpoint_every: Write ``last.pt`` every this many epochs (and, with ``keep_state``,
+            after the last one or an early stop). A resume repeats the epochs since, with the
+            same result (each epoch is seeded); more than 1 saves time only where an epoch is
+            shorter than writing the state (tiny models and images).
         desc: Progress bar and log prefix.
         rank: This process's rank (from :func:`~hideseek.engine.init_distributed`).
         world_size: Number of processes; > 1 wraps the model in DistributedDataParallel.
