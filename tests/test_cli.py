@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from hideseek.cli.main import build_parser, main
@@ -62,3 +63,178 @@ def test_cam_reads_each_model_once(phantom_lungs: Path, tmp_path: Path,
                  "--out", str(tmp_path / "cam"), "--representations",
                  "data,lungs_removed"]) == 0
     assert sorted(reads) == ["timm:b", "torchvision:a"]
+
+
+# --- every error one line, whatever raises it -------------------------------------------------
+
+
+def _raising(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+    """Make ``hideseek data check`` raise ``exc`` (the handler is looked up at registration)."""
+    from hideseek.cli import data_cmds
+
+    def handler(args: Any) -> int:
+        raise exc
+
+    monkeypatch.setattr(data_cmds, "_check", handler)
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and "https://" not in err
+    return lines[0]
+
+
+def test_a_bad_setting_is_one_line_without_pydantic_text(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", str(tmp_path), "--out", str(tmp_path / "m"), "--representation",
+                 "foo", "--lr", "-1"]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("hideseek: error: invalid training config: ")
+    assert "representation: unknown representation 'foo'; choose from data" in line
+    assert "lr: Input should be greater than 0" in line
+    assert "Value error" not in line and "type=" not in line
+
+
+def test_a_raw_validation_error_is_field_message_pairs(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from pydantic import ValidationError
+
+    from hideseek.classification.config import TrainConfig
+
+    with pytest.raises(ValidationError) as info:
+        TrainConfig(epochs=0, batch_size=0)
+    _raising(monkeypatch, info.value)
+    assert main(["data", "check", "x"]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line == ("hideseek: error: invalid TrainConfig: batch_size: Input should be greater "
+                    "than or equal to 1; epochs: Input should be greater than or equal to 1")
+
+
+def test_a_dataloader_worker_error_is_the_original_message(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from torch.utils.data import DataLoader, Dataset
+
+    from hideseek.errors import ImageReadError
+
+    class Broken(Dataset[int]):
+        def __len__(self) -> int:
+            return 2
+
+        def __getitem__(self, i: int) -> int:
+            raise ImageReadError("/data/scan.png", "not an image (cannot identify image file)")
+
+    with pytest.raises(Exception, match="DataLoader worker") as info:
+        list(DataLoader(Broken(), num_workers=1))
+    _raising(monkeypatch, info.value)
+    assert main(["data", "check", "x"]) == 1
+    assert _one_line(capsys.readouterr().err) == \
+        "hideseek: error: /data/scan.png: not an image (cannot identify image file)"
+
+
+def test_a_foreign_worker_error_names_its_type() -> None:
+    from hideseek.cli.output import describe_error
+
+    text = ('Caught ValueError in DataLoader worker process 3.\nOriginal Traceback (most recent '
+            'call last):\n  File "/x/worker.py", line 3, in f\n    raise ValueError(\'bad: x\')\n'
+            '    ^^^^^^^^^\nValueError: bad: x\n')
+    assert describe_error(RuntimeError(text)) == \
+        "ValueError: bad: x (rerun with --debug for the traceback)"
+
+
+def test_any_other_error_is_type_and_message(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    _raising(monkeypatch, ZeroDivisionError("division by zero"))
+    assert main(["data", "check", "x"]) == 1
+    assert _one_line(capsys.readouterr().err) == ("hideseek: error: ZeroDivisionError: division "
+                                                  "by zero (rerun with --debug for the traceback)")
+    with pytest.raises(ZeroDivisionError):
+        main(["--debug", "data", "check", "x"])
+
+
+def test_a_long_message_is_cut_with_a_count(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from hideseek.errors import DataError
+
+    _raising(monkeypatch, DataError("missing files (50):\n" + "\n".join(
+        f"  img{i}.png" for i in range(50))))
+    assert main(["data", "check", "x"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 22 and lines[0] == "hideseek: error: missing files (50):"
+    assert lines[-1] == "  ... and 30 more"
+
+
+def test_an_interruption_says_how_to_resume(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    _raising(monkeypatch, KeyboardInterrupt())
+    assert main(["data", "check", "x"]) == 130
+    assert _one_line(capsys.readouterr().err) == \
+        "hideseek: interrupted; rerun the same command to resume"
+
+
+def test_a_closed_pipe_exits_quietly(monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    _raising(monkeypatch, BrokenPipeError(32, "Broken pipe"))
+    assert main(["data", "check", "x"]) == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_a_closed_pipe_in_a_real_process(tmp_path: Path) -> None:
+    """``hideseek ... | head`` with the reader gone before the output: no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "normal").mkdir()
+    from hideseek.data.io import write_png
+
+    write_png(tmp_path / "normal" / "a.png", np.zeros((16, 16), np.float32))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "hideseek", "data", "check", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader leaves before anything is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err and "error" not in err
+
+
+# --- --json PATH|- ------------------------------------------------------------------------------
+
+
+def test_json_dash_is_standard_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from hideseek.data.io import write_png
+
+    (tmp_path / "normal").mkdir()
+    write_png(tmp_path / "normal" / "a.png", np.zeros((16, 16), np.float32))
+    assert main(["data", "check", str(tmp_path), "--json", "-"]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
+    assert report["n_images"] == 1 and "status: OK" in err  # the text went to stderr
+    assert not (Path.cwd() / "-").exists()
+    assert main(["data", "check", str(tmp_path), "--json", str(tmp_path / "r" / "c.json")]) == 0
+    assert json.loads((tmp_path / "r" / "c.json").read_text()) == report
+    assert "status: OK" in capsys.readouterr().out
+
+
+def test_every_json_option_uses_the_one_helper() -> None:
+    """Each command's ``--json`` says that ``-`` means standard output."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices  # type: ignore[union-attr]
+    found = []
+
+    def walk(p: Any, name: str) -> None:
+        for a in p._actions:
+            if a.dest == "json":
+                found.append(name)
+                assert "'-': standard output" in (a.help or ""), name
+            elif getattr(a, "choices", None) and isinstance(a.choices, dict):
+                for k, child in a.choices.items():
+                    walk(child, f"{name} {k}")
+
+    for name, p in sub.items():
+        walk(p, name)
+    assert {"evaluate", "audit", "probe-source", "cam", "demo", "segment eval",
+            "data check"} <= set(found)

@@ -38,9 +38,59 @@ def test_plain_values_numpy_paths_and_nan() -> None:
     assert to_json(obj)["a"] == 0.5 and type(to_json(obj)["a"]) is float
     assert to_json(obj)["b"] == [0, 1, 2] and to_json(obj)["c"] == [1, 2]
     assert to_json(obj)["p"] == "x/y"
-    assert math.isnan(to_json(obj)["n"])  # as json.dumps always wrote these files (NaN)
+    assert math.isnan(to_json(obj)["n"])  # in memory the results keep NaN
     assert to_json(obj, nan_as_null=True)["n"] is None
-    assert json.loads(dumps(obj, nan_as_null=True))["n"] is None
+    assert _strict(dumps(obj))["n"] is None  # written: null (strict JSON), never NaN
+
+
+def _strict(text: str) -> object:
+    """``json.loads`` that refuses ``NaN`` / ``Infinity`` as strict parsers do."""
+    def refuse(constant: str) -> None:
+        raise ValueError(f"non-strict JSON constant {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_dumps_writes_every_non_finite_float_as_null() -> None:
+    obj = {"nan": float("nan"), "inf": float("inf"), "-inf": -np.inf,
+           "np": np.float32("nan"), "arr": np.array([1.0, np.nan]), "t": (math.nan, 0.5),
+           "deep": [{"x": [float("-inf")]}], "ok": 1.5, "none": None}
+    data = _strict(dumps(obj))
+    assert data == {"nan": None, "inf": None, "-inf": None, "np": None, "arr": [1.0, None],
+                    "t": [None, 0.5], "deep": [{"x": [None]}], "ok": 1.5, "none": None}
+    assert _strict(dumps(obj, indent=None)) == data and "\n" not in dumps(obj, indent=None)
+    # default= may make any value: a non-finite float it makes is refused, never written.
+    with pytest.raises(ValueError, match="JSON compliant"):
+        dumps({"x": object()}, default=lambda o: float("nan"))
+
+
+def test_write_json_makes_the_folder(tmp_path: Path) -> None:
+    from hideseek.jsonio import write_json
+
+    path = write_json(tmp_path / "a" / "b.json", {"v": float("nan")})
+    assert _strict(path.read_text()) == {"v": None}
+
+
+def test_null_reads_back_as_nan_where_a_float_is_expected() -> None:
+    @dataclass(frozen=True)
+    class _F:
+        x: float
+        y: float | None
+        ci: tuple[float, float]
+
+    back = from_json(_F, _strict(dumps(_F(math.nan, None, (math.nan, 1.0)))))
+    assert math.isnan(back.x) and back.y is None and math.isnan(back.ci[0])
+    assert back.ci[1] == 1.0
+
+
+def test_an_undefined_ppv_has_a_null_interval() -> None:
+    """The issue's example: a class never predicted has ppv null and interval [null, null]."""
+    y = np.array([0, 1, 2] * 10)
+    pred = np.where(y == 2, 0, y)  # COVID-19 never predicted
+    data = _strict(dumps(classification_metrics(y, pred, LABELS, n_boot=20)))
+    ppv = data["per_class"]["COVID-19"]["ppv"]  # type: ignore[index]
+    assert ppv["value"] is None and ppv["ci"] == [None, None]
+    assert from_json(Metrics, data).per_class["COVID-19"].ppv.value is None
 
 
 def test_dataclasses_round_trip_and_omit_none() -> None:
@@ -84,4 +134,5 @@ def test_rest_keeps_unknown_keys_of_a_file() -> None:
             "external": False, "added_later": {"x": 1}}
     e = from_json(EvalResult, data)
     assert e.representation == "lungs_removed" and e.extra == {"added_later": {"x": 1}}
-    assert dumps(e) == json.dumps(data, indent=2)  # the same keys, order and values
+    # the same keys, order and values (NaN written as null)
+    assert dumps(e) == json.dumps(to_json(data, nan_as_null=True), indent=2)

@@ -7,6 +7,10 @@ scalars and arrays plain numbers and lists, paths strings.
 :func:`from_json` reads such an object back into the dataclass, following its type hints.
 The JSON files keep the shapes they had as hand-built dicts (``tests/protocol/
 test_json_shapes.py``).
+
+Every JSON file hideseek writes is strict JSON: :func:`dumps` writes NaN and infinities as
+``null`` (``json.dumps`` would write ``NaN``, which strict parsers reject), and
+:func:`from_json` reads ``null`` back as NaN where a plain ``float`` is expected.
 """
 
 from __future__ import annotations
@@ -17,14 +21,14 @@ import math
 import types
 import typing
 from collections.abc import Mapping
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, TypeVar
 
 import numpy as np
 
 from hideseek.errors import HideseekError
 
-__all__ = ["OMIT_NONE", "REST", "dumps", "from_json", "to_json"]
+__all__ = ["OMIT_NONE", "REST", "dumps", "from_json", "to_json", "write_json"]
 
 _T = TypeVar("_T")
 
@@ -40,8 +44,8 @@ def to_json(obj: Any, *, nan_as_null: bool = False) -> Any:
 
     Args:
         obj: A result.
-        nan_as_null: Write NaN and infinities as null (strict JSON); by default they stay
-            floats, as ``json.dumps`` has always written them in these files (``NaN``).
+        nan_as_null: NaN and infinities become None (what :func:`dumps` writes); by default
+            they stay floats (the in-memory results keep NaN).
     """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {f.name: to_json(getattr(obj, f.name), nan_as_null=nan_as_null)
@@ -66,10 +70,27 @@ def to_json(obj: Any, *, nan_as_null: bool = False) -> Any:
     return obj
 
 
-def dumps(obj: Any, *, indent: int | None = 2, nan_as_null: bool = False,
-          **kw: Any) -> str:
-    """``json.dumps`` of :func:`to_json` (``kw``: ``default=str`` and the like)."""
-    return json.dumps(to_json(obj, nan_as_null=nan_as_null), indent=indent, **kw)
+def dumps(obj: Any, *, indent: int | None = 2, **kw: Any) -> str:
+    """Strict JSON text of :func:`to_json`: NaN and infinities written as ``null``.
+
+    Args:
+        obj: A result (dataclasses, mappings, sequences, numpy, paths).
+        indent: As in ``json.dumps`` (None: one line).
+        **kw: Passed to ``json.dumps`` (``default=str``, ``sort_keys`` and the like).
+
+    Raises:
+        ValueError: A non-finite float is left after the conversion (e.g. made by
+            ``default``): never written as ``NaN``.
+    """
+    return json.dumps(to_json(obj, nan_as_null=True), indent=indent, allow_nan=False, **kw)
+
+
+def write_json(path: str | Path, obj: Any, **kw: Any) -> Path:
+    """Write :func:`dumps` of ``obj`` to ``path`` (parent folders made); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dumps(obj, **kw) + "\n")
+    return path
 
 
 def from_json(cls: type[_T], data: Any) -> _T:
@@ -83,9 +104,10 @@ def from_json(cls: type[_T], data: Any) -> _T:
 
 def _read(tp: Any, data: Any, where: str) -> Any:
     """``data`` as type ``tp`` (dataclass, ``list[X]``, ``tuple[X, ...]``, ``dict[str, X]``,
-    ``X | None``, or a plain type, which is taken as it is)."""
+    ``X | None``, or a plain type, which is taken as it is; null is None, or NaN for a plain
+    ``float``)."""
     if data is None:
-        return None
+        return math.nan if tp is float else None  # NaN was written as null
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]

@@ -23,11 +23,12 @@ TINY = {"arch": "resnet18", "image_size": 32, "batch_size": 16, "lr": 1e-3,
 def test_resume_reaches_the_same_weights(phantom_lungs: Path, tmp_path: Path) -> None:
     data = load_dataset(phantom_lungs)
     cache = tmp_path / "cache"
-    train_classifier(data, tmp_path / "full", load_train_config(epochs=2, **TINY),
+    keep = {**TINY, "keep_state": True}  # compares the finished runs' last.pt
+    train_classifier(data, tmp_path / "full", load_train_config(epochs=2, **keep),
                      cache_dir=cache)
-    train_classifier(data, tmp_path / "part", load_train_config(epochs=1, **TINY),
+    train_classifier(data, tmp_path / "part", load_train_config(epochs=1, **keep),
                      cache_dir=cache)
-    train_classifier(data, tmp_path / "part", load_train_config(epochs=2, **TINY),
+    train_classifier(data, tmp_path / "part", load_train_config(epochs=2, **keep),
                      resume=True, cache_dir=cache)
     a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)
@@ -154,3 +155,16 @@ def test_a_last_batch_of_one_image_does_not_break_batch_norm(phantom_lungs: Path
     cfg = load_train_config(epochs=1, **{**TINY, "batch_size": n_train - 1})
     summary = train_classifier(data, tmp_path / "lone", cfg, cache_dir=tmp_path / "cache")
     assert summary["n"]["train"] == n_train and summary["best_epoch"] == 1
+
+
+def test_a_tiny_test_split_is_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """18 images (3 test images): training runs and warns that the test split means little."""
+    import logging
+
+    write_phantom_dataset(tmp_path / "d", PhantomConfig(n=18, size=32, seed=3,
+                                                        images_per_patient=1))
+    with caplog.at_level(logging.WARNING):
+        train_classifier(load_dataset(tmp_path / "d"), tmp_path / "m",
+                         load_train_config(epochs=1, **TINY), cache_dir=tmp_path / "c")
+    assert "the test split holds only 3 image(s)" in caplog.text
+    assert not (tmp_path / "m" / "last.pt").exists()  # finished: only best.pt is kept

@@ -160,3 +160,79 @@ def _restore_limit() -> Iterator[None]:
     before = get_max_pixels()
     yield
     set_max_pixels(before)
+
+
+# --- warnings (exit 0, listed) vs problems (exit 1); --strict; --json ---------------------------
+
+
+def _strict_json(text: str) -> dict[str, object]:
+    import json
+
+    return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
+
+
+def test_imagefolder_check_warns_and_passes(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """An ImageFolder tree never has patient ids: a warning, not a failure."""
+    root = _imagefolder(tmp_path / "tree")
+    report = check_path(root)
+    assert report.ok and report.missing_patient_ids == 6
+    assert any("6 of 6 images have no patient_id" in w for w in report.warnings)
+    assert any("fewer than 10 images in class COVID-19 (3), normal (2), pneumonia (1)" in w
+               for w in report.warnings)
+    assert any("one source only (unknown)" in w for w in report.warnings)
+    assert main(["data", "check", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "warnings: 3" in out and "status: OK with 3 warning(s)" in out
+    # --strict: warnings fail (CI pipelines)
+    assert main(["data", "check", str(root), "--strict"]) == 1
+    assert "failing under --strict" in capsys.readouterr().out
+
+
+def test_a_clean_manifest_without_patient_ids_passes(tmp_path: Path) -> None:
+    for i in range(20):
+        _img(tmp_path / "images" / f"{i}.png")
+    rows = [f"{i}.png,{'normal' if i % 2 else 'pneumonia'},{'a' if i < 10 else 'b'}"
+            for i in range(20)]
+    (tmp_path / "manifest.csv").write_text("filename,label,source\n" + "\n".join(rows))
+    report = check_path(tmp_path)
+    assert report.ok and report.passed() and not report.passed(strict=True)
+    assert report.warnings == ["20 of 20 images have no patient_id: each counts as its own "
+                               "patient, so splits cannot keep a patient's images together"]
+    assert main(["data", "check", str(tmp_path)]) == 0
+
+
+def test_a_tiny_or_empty_test_split_is_a_warning(tmp_path: Path) -> None:
+    for i in range(24):
+        _img(tmp_path / "images" / f"{i}.png")
+    label = ["normal", "pneumonia", "COVID-19"]
+    rows = [f"{i}.png,{label[i % 3]},{'ab'[i % 2]},p{i},{'test' if i < 2 else 'train'}"
+            for i in range(24)]
+    (tmp_path / "manifest.csv").write_text("filename,label,source,patient_id,split\n"
+                                           + "\n".join(rows))
+    warnings = check_path(tmp_path).warnings
+    assert any("test split holds only 2 image(s)" in w for w in warnings)
+    assert any("no image of class COVID-19" in w for w in warnings)
+    (tmp_path / "manifest.csv").write_text("filename,label,source,patient_id,split\n"
+                                           + "\n".join(r.replace("test", "train") for r in rows))
+    assert any("test split is empty" in w for w in check_path(tmp_path).warnings)
+
+
+def test_check_json_holds_the_whole_report(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    messy = _messy_pack(tmp_path / "messy")
+    assert main(["data", "check", str(messy), "--json", str(tmp_path / "c.json")]) == 1
+    report = _strict_json((tmp_path / "c.json").read_text())
+    assert report["status"] == "problems found" and report["passed"] is False
+    problems = report["problems"]
+    assert isinstance(problems, dict)
+    assert {"name", "duplicate", "label", "missing file", "unreadable",
+            "patient in several splits"} <= set(problems)
+    assert any("trunc.png" in m for m in problems["unreadable"])
+    assert isinstance(report["counts"], list) and isinstance(report["intensity"], list)
+    assert isinstance(report["warnings"], list)
+    # --no-decode: no statistics at all, and --json - is standard output alone
+    capsys.readouterr()
+    assert main(["data", "check", str(messy), "--no-decode", "--json", "-"]) == 1
+    out = capsys.readouterr().out
+    assert _strict_json(out)["intensity"] == []

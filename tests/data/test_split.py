@@ -65,3 +65,23 @@ def test_patient_in_two_splits_is_an_error() -> None:
             Record("b.png", "normal", patient_id="p1", split="test")]
     with pytest.raises(DataError, match="p1"):
         assign_splits(recs)
+
+
+def test_split_warnings() -> None:
+    from hideseek.data.split import split_warnings
+
+    def rec(i: int, label: str, split: str | None) -> Record:
+        return Record(filename=f"{i}.png", label=label, patient_id=f"p{i}", split=split)
+
+    labels = ["normal", "pneumonia", "COVID-19"]
+    assert split_warnings([rec(i, labels[i % 3], None) for i in range(30)]) == []  # no splits
+    full = [rec(i, labels[i % 3], "test" if i < 12 else "train") for i in range(30)]
+    assert split_warnings(full) == []
+    tiny = [rec(i, labels[i % 3], "test" if i < 4 else "train") for i in range(30)]
+    assert split_warnings(tiny) == ["the test split holds only 4 image(s) (fewer than 10): its "
+                                    "results mean little"]
+    lacking = [rec(i, labels[i % 3], "test" if i % 3 else "train") for i in range(30)]
+    assert split_warnings(lacking) == ["the test split has no image of class normal: its "
+                                       "per-class results cannot be measured"]
+    empty = split_warnings([rec(i, labels[i % 3], "train") for i in range(5)])
+    assert len(empty) == 1 and empty[0].startswith("the test split is empty (5 images")

@@ -1,8 +1,11 @@
-"""The engine on a tiny synthetic task: exact resume, early stopping, metrics, old states."""
+"""The engine on a tiny synthetic task: exact resume, early stopping, metrics, old states, and
+a finished run's state dropped unless kept (``keep_state``; the tests that compare ``last.pt``
+of finished runs keep it)."""
 
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,9 +76,11 @@ def _same_state(a: Path, b: Path) -> None:
 
 
 def test_resume_is_bit_identical(tmp_path: Path) -> None:
-    full = run_training(tmp_path / "full", _task(), EngineConfig(epochs=4, seed=3), RT)
-    run_training(tmp_path / "part", _task(), EngineConfig(epochs=2, seed=3), RT)
-    part = run_training(tmp_path / "part", _task(), EngineConfig(epochs=4, seed=3), RT,
+    full = run_training(tmp_path / "full", _task(), EngineConfig(epochs=4, seed=3,
+                                                                 keep_state=True), RT)
+    run_training(tmp_path / "part", _task(), EngineConfig(epochs=2, seed=3, keep_state=True), RT)
+    part = run_training(tmp_path / "part", _task(), EngineConfig(epochs=4, seed=3,
+                                                                 keep_state=True), RT,
                         resume=True)
     _same_state(tmp_path / "full" / "last.pt", tmp_path / "part" / "last.pt")
     assert (full.best_epoch, full.history) == (part.best_epoch, part.history)
@@ -92,8 +97,8 @@ def test_resume_is_bit_identical(tmp_path: Path) -> None:
 
 
 def test_seeding_depends_on_the_seed(tmp_path: Path) -> None:
-    run_training(tmp_path / "a", _task(), EngineConfig(epochs=1, seed=3), RT)
-    run_training(tmp_path / "b", _task(), EngineConfig(epochs=1, seed=4), RT)
+    run_training(tmp_path / "a", _task(), EngineConfig(epochs=1, seed=3, keep_state=True), RT)
+    run_training(tmp_path / "b", _task(), EngineConfig(epochs=1, seed=4, keep_state=True), RT)
     a = load_training_state(tmp_path / "a" / "last.pt")["model"]
     b = load_training_state(tmp_path / "b" / "last.pt")["model"]
     assert not torch.equal(a["0.weight"], b["0.weight"])  # dropout draws differ
@@ -102,7 +107,7 @@ def test_seeding_depends_on_the_seed(tmp_path: Path) -> None:
 def test_early_stopping_stops_and_is_recorded(tmp_path: Path) -> None:
     # Improves at 1 and 2, then 3 and 4 do not beat 0.6 by more than 0.05: stop at 4.
     scores = iter([0.5, 0.6, 0.64, 0.62, 0.99, 0.99])
-    cfg = EngineConfig(epochs=6, seed=3, patience=2, min_delta=0.05)
+    cfg = EngineConfig(epochs=6, seed=3, patience=2, min_delta=0.05, keep_state=True)
     res = run_training(tmp_path / "run", _task(scores), cfg, RT)
     assert res.stopped_early_at == 4 and res.epochs_run == 4
     assert res.best_epoch == 3  # best.pt is the best score, improvement threshold aside
@@ -123,14 +128,16 @@ def test_no_patience_never_stops(tmp_path: Path) -> None:
 
 
 def test_resumes_a_state_written_before_versioning(tmp_path: Path) -> None:
-    run_training(tmp_path / "full", _task(), EngineConfig(epochs=3, seed=3), RT)
-    run_training(tmp_path / "old", _task(), EngineConfig(epochs=2, seed=3), RT)
+    keep = EngineConfig(epochs=3, seed=3, keep_state=True)
+    run_training(tmp_path / "full", _task(), keep, RT)
+    run_training(tmp_path / "old", _task(), EngineConfig(epochs=2, seed=3, keep_state=True), RT)
     # Rewrite last.pt the way hideseek 0.x did: plain torch.save, no version, no extra keys.
     state = load_training_state(tmp_path / "old" / "last.pt")
     legacy = {k: state[k] for k in ("model", "optimizer", "epoch", "best", "best_epoch",
                                     "history")}
     torch.save(legacy, tmp_path / "old" / "last.pt")
-    run_training(tmp_path / "old", _task(), EngineConfig(epochs=3, seed=3), RT, resume=True)
+    (tmp_path / "old" / "finished.json").unlink()  # hideseek 0.x wrote no record of the end
+    run_training(tmp_path / "old", _task(), keep, RT, resume=True)
     _same_state(tmp_path / "full" / "last.pt", tmp_path / "old" / "last.pt")
     new = torch.load(tmp_path / "old" / "last.pt", weights_only=True)
     assert new["format_version"] == CHECKPOINT_VERSION
@@ -152,8 +159,8 @@ def test_not_a_training_state(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_compile_option_trains_and_saves_plain_weights(tmp_path: Path) -> None:
-    res = run_training(tmp_path / "run", _task(), EngineConfig(epochs=1, seed=3, compile=True),
-                       RT)
+    res = run_training(tmp_path / "run", _task(), EngineConfig(epochs=1, seed=3, compile=True,
+                                                               keep_state=True), RT)
     assert res.epochs_run == 1 and res.images == 48
     state = load_training_state(tmp_path / "run" / "last.pt")
     assert set(state["model"]) == set(_task().model.state_dict())  # no _orig_mod. prefix
@@ -161,8 +168,8 @@ def test_compile_option_trains_and_saves_plain_weights(tmp_path: Path) -> None:
 
 def test_sparse_checkpoints_resume_to_the_same_weights(tmp_path: Path) -> None:
     """``checkpoint_every``: a run cut between checkpoints repeats the epochs since the last."""
-    run_training(tmp_path / "full", _task(), EngineConfig(epochs=5, seed=3), RT)
-    every = EngineConfig(epochs=5, seed=3, checkpoint_every=3)
+    run_training(tmp_path / "full", _task(), EngineConfig(epochs=5, seed=3, keep_state=True), RT)
+    every = EngineConfig(epochs=5, seed=3, checkpoint_every=3, keep_state=True)
 
     def crash(epoch: int) -> None:
         if epoch == 4:
@@ -178,3 +185,52 @@ def test_sparse_checkpoints_resume_to_the_same_weights(tmp_path: Path) -> None:
     _same_state(tmp_path / "full" / "last.pt", tmp_path / "cut" / "last.pt")
     with pytest.raises(ValueError, match="checkpoint_every"):
         EngineConfig(epochs=2, checkpoint_every=0)
+
+
+def _untrainable() -> TrainTask:
+    task = _task()
+
+    def no_batches(epoch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        raise AssertionError("a finished run was trained again")
+
+    task.batches = no_batches
+    return task
+
+
+def test_a_finished_run_drops_its_state_and_a_resume_reports_it(tmp_path: Path) -> None:
+    cfg = EngineConfig(epochs=2, seed=3)
+    res = run_training(tmp_path / "run", _task(), cfg, RT)
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert "last.pt" not in names and {"best.pt", "finished.json", "metrics.csv"} <= names
+    done = json.loads((tmp_path / "run" / "finished.json").read_text(),
+                      parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
+    assert done["epochs_run"] == 2 and done["state_kept"] is False
+    # A resume trains nothing and reports the same run; a new run in the folder is refused.
+    again = run_training(tmp_path / "run", _untrainable(), cfg, RT, resume=True)
+    assert (again.history, again.best_epoch, again.images) == (res.history, res.best_epoch, 0)
+    with pytest.raises(HideseekError, match="finished training run"):
+        claim_run_dir(tmp_path / "run", resume=False)
+    assert claim_run_dir(tmp_path / "run", resume=True) == tmp_path / "run"
+    # Training it longer needs the dropped state: a clear refusal, nothing trained.
+    with pytest.raises(HideseekError, match="resumable state was dropped"):
+        run_training(tmp_path / "run", _untrainable(), EngineConfig(epochs=3, seed=3), RT,
+                     resume=True)
+
+
+def test_an_early_stopped_run_is_finished_too(tmp_path: Path) -> None:
+    cfg = EngineConfig(epochs=6, seed=3, patience=1, min_delta=1.0)
+    res = run_training(tmp_path / "run", _task(iter([0.5, 0.5, 0.5])), cfg, RT)
+    assert res.stopped_early_at == 2 and not (tmp_path / "run" / "last.pt").exists()
+    again = run_training(tmp_path / "run", _untrainable(), cfg, RT, resume=True)
+    assert again.stopped_early_at == 2 and again.epochs_run == 2
+
+
+def test_a_nan_history_is_written_as_null_and_read_back(tmp_path: Path) -> None:
+    scores = iter([float("nan"), float("nan")])
+    cfg = EngineConfig(epochs=2, seed=3)
+    run_training(tmp_path / "run", _task(scores), cfg, RT)
+    text = (tmp_path / "run" / "finished.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    again = run_training(tmp_path / "run", _untrainable(), cfg, RT, resume=True)
+    assert again.best_score == -float("inf") and all(
+        r["val_scripted"] != r["val_scripted"] for r in again.history)  # NaN again

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from hideseek.classification.config import TrainConfig, load_train_config
@@ -33,7 +32,9 @@ def test_classifier_early_stopping_is_recorded(phantom_lungs: Path, tmp_path: Pa
     assert json.loads((tmp_path / "run" / "train.json").read_text())["early_stopping"] == \
         s["early_stopping"]
     assert len(list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))) == 2
-    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["stopped_early_at"] == 2
+    # Finished: the resumable state is dropped, the record says where it stopped.
+    assert not (tmp_path / "run" / "last.pt").exists() and (tmp_path / "run" / "best.pt").is_file()
+    assert json.loads((tmp_path / "run" / "finished.json").read_text())["stopped_early_at"] == 2
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["patience"] == 1
 
 
@@ -84,5 +85,24 @@ def test_cli_segment_train_with_config(phantom_lungs: Path, tmp_path: Path,
                  str(tmp_path / "s.yaml"), "--epochs", "1", "--no-augment"]) == 0
     summary = json.loads(capsys.readouterr().out.split("\nbest model")[0])
     assert summary["epochs"] == summary["epochs_run"] == 1
+    assert not (out / "last.pt").exists() and (out / "best.pt").is_file()  # finished
     written = load_seg_config(out / "config.yaml")
     assert (written.epochs, written.seed, written.base, written.augment) == (1, 5, 4, False)
+
+
+def test_keep_state_flags_reach_the_configs(tmp_path: Path) -> None:
+    """``train --keep-state`` / ``segment train --keep-state``: the finished run keeps last.pt
+    (the engine side is tested in tests/engine/test_loop.py)."""
+    from hideseek.cli import classify_cmds, segment_cmds
+    from hideseek.cli.main import build_parser
+
+    parse = build_parser().parse_args
+    base = ["train", str(tmp_path), "--out", str(tmp_path / "o")]
+    assert classify_cmds._config(parse([*base, "--keep-state"])).keep_state is True
+    assert classify_cmds._config(parse(base)).keep_state is False
+    seg = ["segment", "train", str(tmp_path), "--out", str(tmp_path / "o")]
+    assert segment_cmds._config(parse([*seg, "--keep-state"])).keep_state is True
+    assert segment_cmds._config(parse(seg)).keep_state is False
+    (tmp_path / "keep.yaml").write_text("keep_state: true\n")  # a config file's value stays
+    assert classify_cmds._config(parse([*base, "--config", str(tmp_path / "keep.yaml")])
+                                 ).keep_state is True

@@ -131,3 +131,26 @@ def test_unknown_fold_is_refused(origin_pack: Path, tmp_path: Path) -> None:
     data = load_dataset(origin_pack, require_label=False)
     with pytest.raises(DataError, match="unknown held-out group.*nowhere"):
         leave_one_origin_out(data, tmp_path, SegTrainConfig(**TINY), folds=["nowhere"])
+
+
+def test_a_finished_fold_keeps_best_pt_only_and_is_not_retrained(origin_pack: Path,
+                                                                 tmp_path: Path) -> None:
+    """The fold's resumable state is dropped once trained; a fold whose stamped summary was
+    lost (stopped between training and stamping) resumes as finished: nothing retrained."""
+    data = load_dataset(origin_pack, require_label=False)
+    out, rt = tmp_path / "loo", Runtime(device="cpu", amp=False)
+    config = SegTrainConfig(**TINY)
+    leave_one_origin_out(data, out, config, min_group=4, folds=[OTHER], cache_dir=tmp_path / "c",
+                         runtime=rt)
+    run = out / OTHER / "train"
+    assert not (run / "last.pt").exists() and (run / "finished.json").is_file()
+    best = (run / "best.pt").stat().st_mtime_ns
+    (run / "train.json").unlink()
+    fold = leave_one_origin_out(data, out, config, min_group=4, folds=[OTHER],
+                                cache_dir=tmp_path / "c", runtime=rt).folds[0]
+    assert not fold.reused and (run / "best.pt").stat().st_mtime_ns == best
+    assert json.loads((run / "train.json").read_text())["hash"]
+    # --keep-state (keep_state) is no input of the fold: the fold is reused.
+    kept = leave_one_origin_out(data, out, config.model_copy(update={"keep_state": True}),
+                                min_group=4, folds=[OTHER], cache_dir=tmp_path / "c", runtime=rt)
+    assert kept.folds[0].reused

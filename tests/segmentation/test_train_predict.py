@@ -36,12 +36,13 @@ def test_unet_shapes_and_paper_config() -> None:
 def test_resume_equals_uninterrupted(phantom_lungs: Path, tmp_path: Path) -> None:
     data = load_dataset(phantom_lungs)
     cache = tmp_path / "cache"
-    train_segmenter(data, tmp_path / "full", SegTrainConfig(epochs=2, **TINY), cache_dir=cache)
-    train_segmenter(data, tmp_path / "part", SegTrainConfig(epochs=1, **TINY), cache_dir=cache)
+    keep = {**TINY, "keep_state": True}  # compares the finished runs' last.pt
+    train_segmenter(data, tmp_path / "full", SegTrainConfig(epochs=2, **keep), cache_dir=cache)
+    train_segmenter(data, tmp_path / "part", SegTrainConfig(epochs=1, **keep), cache_dir=cache)
     with pytest.raises(HideseekError, match="--resume"):
-        train_segmenter(data, tmp_path / "part", SegTrainConfig(epochs=2, **TINY),
+        train_segmenter(data, tmp_path / "part", SegTrainConfig(epochs=2, **keep),
                         cache_dir=cache)
-    train_segmenter(data, tmp_path / "part", SegTrainConfig(epochs=2, **TINY), resume=True,
+    train_segmenter(data, tmp_path / "part", SegTrainConfig(epochs=2, **keep), resume=True,
                     cache_dir=cache)
     a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)["model"]

@@ -13,7 +13,7 @@ from hideseek.engine.schedule import Schedule
 from hideseek.errors import HideseekError
 from hideseek.representations.registry import check_representations
 from hideseek.representations.transforms import FILLS
-from hideseek.validation import all_of
+from hideseek.validation import all_of, config_error
 
 __all__ = ["PRESETS", "AugmentConfig", "TrainConfig", "config_from_meta", "load_train_config"]
 
@@ -71,8 +71,11 @@ class TrainConfig(BaseModel):
     min_delta: float = Field(default=0.0, ge=0)
     #: Train through torch.compile (see docs: it pays on GPUs, not on small CPU runs).
     compile: bool = False
-    #: Write the resumable state (``last.pt``) every this many epochs (always after the last).
+    #: Write the resumable state (``last.pt``) every this many epochs.
     checkpoint_every: int = Field(default=1, ge=1)
+    #: Keep the resumable state (``last.pt``) once training has finished; by default a
+    #: finished run keeps ``best.pt`` only (the optimizer state is as large again).
+    keep_state: bool = False
 
     @property
     def effective_split_seed(self) -> int:
@@ -140,7 +143,7 @@ def load_train_config(path: str | Path | None = None, preset: str | None = None,
     try:
         return TrainConfig(**values)
     except ValueError as exc:
-        raise HideseekError(f"invalid training config: {exc}") from exc
+        raise config_error(exc, "invalid training config") from exc
 
 
 def config_from_meta(meta: dict[str, Any], representation: str) -> TrainConfig:

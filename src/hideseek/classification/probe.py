@@ -10,7 +10,6 @@ sources of that class): that is the probe's chance, averaged over the test image
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from hideseek.classification.stats import wilson
 from hideseek.classification.train import train_classifier
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.errors import HideseekError
+from hideseek.jsonio import write_json
 from hideseek.runtime import Runtime
 
 __all__ = ["ProbeDesign", "label_balanced_design", "probe_source"]
@@ -135,7 +135,7 @@ def probe_source(data: CXRDataset, masks_dir: str | Path, out: str | Path, cfg: 
             result["representations"][rep] = _probe_one(sub, rep, masks_dir, out, cfg, design,
                                                         runtime, cache_dir, resume)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "probe.json").write_text(json.dumps(result, indent=2))
+    write_json(out / "probe.json", result)
     return result
 
 

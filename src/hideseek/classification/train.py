@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from hideseek.data.cache import default_cache_dir
 from hideseek.data.datasets import ClassificationDataset
 from hideseek.data.labels import LABEL_INDEX
 from hideseek.data.manifest import CXRDataset, Record, write_manifest
-from hideseek.data.split import assign_splits
+from hideseek.data.split import assign_splits, split_warnings
 from hideseek.engine import (
     EngineConfig,
     TrainResult,
@@ -35,6 +34,7 @@ from hideseek.engine import (
     run_training,
 )
 from hideseek.errors import HideseekError
+from hideseek.jsonio import write_json
 from hideseek.progress import progress
 from hideseek.runtime import Runtime, seed_everything
 
@@ -205,8 +205,10 @@ def train_classifier(data: CXRDataset, out: str | Path, cfg: TrainConfig,
     """Train one classifier; the test split is never looked at.
 
     Writes to ``out``: ``config.yaml`` (resolved), ``splits.csv`` (every image's split),
-    ``metrics.csv`` (per epoch), ``last.pt`` (every epoch, for ``--resume``), ``best.pt``
-    (best validation score) and ``train.json`` (summary, seed, versions, early stopping).
+    ``metrics.csv`` (per epoch), ``last.pt`` (every epoch, for ``--resume``; dropped once
+    finished unless ``cfg.keep_state``), ``best.pt`` (best validation score) and
+    ``train.json`` (summary, seed, versions, early stopping). An empty or tiny test split is
+    a warning (:func:`~hideseek.data.split.split_warnings`).
     Under ``torchrun`` the caller starts the process group
     (:func:`hideseek.engine.init_distributed`) and passes ``rank`` and ``world_size``: the
     model is wrapped in DistributedDataParallel and each rank trains on its share of every
@@ -221,6 +223,8 @@ def train_classifier(data: CXRDataset, out: str | Path, cfg: TrainConfig,
     out = claim_run_dir(out, resume)
     seed_everything(cfg.seed)
     sp = _datasets(data, cfg, masks_dir, cache, on_bad_mask)
+    for warning in split_warnings(sp.records) if rank == 0 else ():
+        log.warning("%s: %s", out, warning)
     if rank == 0:
         write_manifest(out / "splits.csv", sp.records)
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"),
@@ -229,12 +233,12 @@ def train_classifier(data: CXRDataset, out: str | Path, cfg: TrainConfig,
     rt.model(model)
     ecfg = EngineConfig(epochs=cfg.epochs, seed=cfg.seed, patience=cfg.patience,
                         min_delta=cfg.min_delta, compile=cfg.compile,
-                        checkpoint_every=cfg.checkpoint_every,
+                        checkpoint_every=cfg.checkpoint_every, keep_state=cfg.keep_state,
                         desc=f"train {cfg.arch}/{cfg.representation}", rank=rank,
                         world_size=world_size)
     res = run_training(out, _task(cfg, sp, model, rt, (rank, world_size)), ecfg, rt,
                        resume=resume)
     summary = _summary(cfg, sp, model, data, rt, ecfg, res)
     if rank == 0:
-        (out / "train.json").write_text(json.dumps(summary, indent=2))
+        write_json(out / "train.json", summary)
     return summary

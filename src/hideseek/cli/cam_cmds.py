@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hideseek.cli.output import add_json_argument, write_json_arg
+
 __all__ = ["register"]
 
 
@@ -14,7 +16,6 @@ def _cam(args: argparse.Namespace) -> int:
     from hideseek.cli.classify_cmds import model_spec_arg
     from hideseek.data import LABELS, load_dataset
     from hideseek.explanation import figure3, ratio_plot, run_cam
-    from hideseek.jsonio import dumps
     from hideseek.protocol.models import ModelCache
     from hideseek.runtime import Runtime
 
@@ -51,9 +52,7 @@ def _cam(args: argparse.Namespace) -> int:
                   f"{_null(m['lung_ratio']):<8} {format_cell(m['pointing']):<22} "
                   f"{_null(m['pointing']):<8} {format_cell(m['occlusion'])}")
     print(f"\nFig. 3 grid: {grid}\nratio plot: {plot}\nper image: {out / 'per_image.csv'}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(dumps(result))
+    write_json_arg(args.json, result)
     return 0
 
 
@@ -91,7 +90,7 @@ def register(sub: Any) -> None:
                    "(gradcam, occlusion, or one registered by a plugin)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample, nulls, bootstrap")
     p.add_argument("--n-boot", type=int, default=1000)
-    p.add_argument("--json", metavar="PATH")
+    add_json_argument(p)
     p.add_argument("--device")
     p.add_argument("--no-amp", action="store_true")
     p.set_defaults(handler=_cam)

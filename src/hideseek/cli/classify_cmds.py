@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
+from hideseek.cli.output import add_json_argument, write_json_arg
 
 __all__ = ["add_spec_arguments", "model_spec_arg", "register"]
 
@@ -26,15 +27,7 @@ def _config(args: argparse.Namespace) -> Any:
         image_size=args.image_size, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         pretrained=args.pretrained, workers=args.workers, hflip=args.hflip,
         patience=args.patience, min_delta=args.min_delta, compile=args.compile,
-        lr_schedule=args.lr_schedule)
-
-
-def _write_json(path: str | None, obj: Any) -> None:
-    from hideseek.jsonio import dumps
-
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(dumps(obj))
+        lr_schedule=args.lr_schedule, keep_state=args.keep_state or None)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -103,7 +96,7 @@ def _evaluate(args: argparse.Namespace) -> int:
           + "; ".join(f"{lab}: {row}" for lab, row in zip(result["labels"], cm, strict=True)))
     if args.csv:
         preds.write_csv(args.csv)
-    _write_json(args.json, result)
+    write_json_arg(args.json, result)
     return 0
 
 
@@ -124,7 +117,7 @@ def _audit(args: argparse.Namespace) -> int:
     if args.csv_dir:
         for rep, p in preds.items():
             p.write_csv(Path(args.csv_dir) / f"{rep}.csv")
-    _write_json(args.json, result)
+    write_json_arg(args.json, result)
     return 0
 
 
@@ -138,7 +131,7 @@ def _probe(args: argparse.Namespace) -> int:
     print(f"source probe ({', '.join(result['sources'])}), test accuracy:")
     for rep, r in result["representations"].items():
         print(f"  {rep:<15} {format_cell(r['accuracy'])}   (chance {r['chance']:.2f}, n {r['n']})")
-    _write_json(args.json, result)
+    write_json_arg(args.json, result)
     return 0
 
 
@@ -175,7 +168,11 @@ def _recipe(p: argparse.ArgumentParser) -> None:
                    help="train through torch.compile (default: no)")
     p.add_argument("--masks", metavar="DIR", help="lung masks (needed for every representation "
                    "but data; also applies the bad-mask policy to data)")
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out "
+                   "(a finished one is reported, nothing trained)")
+    p.add_argument("--keep-state", action="store_true", help="keep the resumable state "
+                   "(last.pt: weights, optimizer; to train longer later) once training has "
+                   "finished (default: only best.pt is kept)")
     _common(p)
 
 
@@ -195,7 +192,7 @@ def _eval_args(p: argparse.ArgumentParser, masks_required: bool) -> None:
     p.add_argument("--split", choices=["test", "val", "train", "all"], default="test")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
-    p.add_argument("--json", metavar="PATH")
+    add_json_argument(p)
     _common(p)
 
 
@@ -258,7 +255,7 @@ def register(sub: Any) -> None:
                        "lungs?")
     add_data_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--json", metavar="PATH")
+    add_json_argument(p)
     p.add_argument("--representation", help=argparse.SUPPRESS)
     _recipe(p)
     p.set_defaults(handler=_probe)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from hideseek.cli.output import add_json_argument, write_json_arg
+
 __all__ = ["PHANTOM_SCENARIOS", "add_data_arguments", "add_max_pixels_argument", "load_data_arg",
            "register"]
 
@@ -66,8 +68,9 @@ def _check(args: argparse.Namespace) -> int:
 
     report = check_path(_data(args), images=args.images, decode=not args.no_decode,
                         max_pixels=args.max_pixels)
-    print(format_report(report))
-    return 0 if report.ok else 1
+    print(format_report(report, strict=args.strict))
+    write_json_arg(args.json, report.to_json(strict=args.strict))
+    return 0 if report.passed(strict=args.strict) else 1
 
 
 def register(sub: Any) -> None:
@@ -91,10 +94,14 @@ def register(sub: Any) -> None:
     d = sub.add_parser("data", help="inspect datasets")
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     c = dsub.add_parser("check", help="counts per label x source x split, intensity per source "
-                        "x label, and every problem (names, duplicates, labels, missing or "
-                        "unreadable files, missing patient ids, patient overlap); exits non-zero "
-                        "on problems")
+                        "x label, every problem (names, duplicates, labels, missing or "
+                        "unreadable files, patient overlap; exit 1) and every warning (missing "
+                        "patient ids, small classes, one source, an empty or tiny test split; "
+                        "exit 0 unless --strict)")
     add_data_arguments(c)
     add_max_pixels_argument(c)
     c.add_argument("--no-decode", action="store_true", help="skip decoding every image")
+    c.add_argument("--strict", action="store_true", help="warnings fail too (exit 1), e.g. in "
+                   "a CI pipeline")
+    add_json_argument(c, "the report")
     c.set_defaults(handler=_check)

@@ -21,7 +21,7 @@ from hideseek.cli import (
     represent_cmds,
     segment_cmds,
 )
-from hideseek.errors import HideseekError
+from hideseek.cli.output import describe_error, json_output, silence_stdout, stdout_closed
 
 __all__ = ["build_parser", "main"]
 
@@ -49,21 +49,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
+    """Run the CLI; returns the exit status.
+
+    Any error is one line on standard error (``hideseek: error: ...``; ``--debug`` raises it
+    with its traceback): 1. An interruption: 130 (rerun the same command to resume). Standard
+    output closed by its reader (``hideseek ... | head``): 141, quietly.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return 2
+    debug = False
     try:
-        return int(args.handler(args) or 0)
-    except HideseekError as exc:
-        if args.debug:
+        args = parser.parse_args(argv)
+        debug = args.debug
+        logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                            format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            status = 2
+        else:
+            with json_output(getattr(args, "json", None)):
+                status = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
+        return status
+    except SystemExit:  # argparse: --help, --version, usage errors
+        _flush_quietly()
+        raise
+    except (Exception, KeyboardInterrupt) as exc:
+        if isinstance(exc, BrokenPipeError) and stdout_closed():
+            silence_stdout()
+            return 141  # 128 + SIGPIPE, as a shell reports `... | head`
+        if debug:
             raise
-        print(f"hideseek: error: {exc}", file=sys.stderr)
+        if isinstance(exc, KeyboardInterrupt):
+            print("hideseek: interrupted; rerun the same command to resume", file=sys.stderr)
+            return 130
+        print(f"hideseek: error: {describe_error(exc)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("hideseek: interrupted (finished work is kept; rerun to resume)", file=sys.stderr)
-        return 130
+
+
+def _flush_quietly() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
+
+from hideseek.cli.output import add_json_argument, write_json_arg
 
 __all__ = ["register"]
 
@@ -47,8 +48,7 @@ def _demo(args: argparse.Namespace) -> int:
     _print_verdicts(verdicts)
     print(f"\nreport: {Path(args.out) / 'report.html'}\nverdicts: "
           f"{Path(args.out) / 'verdicts.json'}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(verdicts, indent=2))
+    write_json_arg(args.json, verdicts)
     return 0 if right else 3
 
 
@@ -69,5 +69,5 @@ def register(sub: Any) -> None:
     d.add_argument("--archs", default="resnet18")
     d.add_argument("--executor", choices=["local", "ray"], default="local")
     d.add_argument("--address")
-    d.add_argument("--json", metavar="PATH", help="also write the verdicts here")
+    add_json_argument(d, "the verdicts")
     d.set_defaults(handler=_demo)

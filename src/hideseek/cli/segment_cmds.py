@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
+from hideseek.cli.output import add_json_argument, write_json_arg
 
 __all__ = ["register"]
 
@@ -29,7 +29,7 @@ def _config(args: argparse.Namespace) -> Any:
         workers=args.workers, schedule=args.schedule, init=args.init, patience=args.patience,
         min_delta=args.min_delta, compile=args.compile, exposure_augment=args.exposure_augment,
         elastic_augment=args.elastic_augment, collection_sampling=args.collection_sampling,
-        samples_per_epoch=args.samples_per_epoch)
+        samples_per_epoch=args.samples_per_epoch, keep_state=args.keep_state or None)
 
 
 def _training_data(args: argparse.Namespace, config: Any) -> Any:
@@ -45,12 +45,13 @@ def _training_data(args: argparse.Namespace, config: Any) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from hideseek.jsonio import dumps
     from hideseek.segmentation.train import train_segmenter
 
     config = _config(args)
     summary = train_segmenter(_training_data(args, config), args.out, config,
                               resume=args.resume, runtime=_runtime(args))
-    print(json.dumps(summary, indent=2))
+    print(dumps(summary))
     print(f"best model: {Path(args.out) / 'best.pt'}")
     return 0
 
@@ -89,9 +90,7 @@ def _eval(args: argparse.Namespace) -> int:
                                    args.masks, raw=args.raw, batch_size=args.batch_size,
                                    workers=args.workers, runtime=_runtime(args), tta=args.tta)
     print(result.format())
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2))
+    write_json_arg(args.json, result.to_dict())
     return 0
 
 
@@ -132,6 +131,8 @@ def _training_arguments(p: argparse.ArgumentParser) -> None:
                    "size, to its size, or equally often (default sqrt)")
     p.add_argument("--samples-per-epoch", type=int, metavar="N",
                    help="training images drawn per epoch (default: the training set's size)")
+    p.add_argument("--keep-state", action="store_true", help="keep the resumable state "
+                   "(last.pt) once training has finished (default: only best.pt is kept)")
     p.add_argument("--paper", action="store_true",
                    help="the paper's U-Net: depth 5, 64 filters, 512 px, batch 1, CE only "
                    "(flags given override it)")
@@ -147,7 +148,8 @@ def register(sub: Any) -> None:
                         "datasets train together)")
     add_data_arguments(t, optional=True)
     t.add_argument("--out", required=True, metavar="DIR")
-    t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out "
+                   "(a finished one is reported, nothing trained)")
     _training_arguments(t)
     t.set_defaults(handler=_train, batch_size=None, workers=None)
 
@@ -170,7 +172,7 @@ def register(sub: Any) -> None:
     e.add_argument("--model", help="model file or training folder ('default': shipped model)")
     e.add_argument("--masks", metavar="DIR", help="evaluate existing predicted masks instead")
     e.add_argument("--raw", action="store_true", help="skip post-processing (with --model)")
-    e.add_argument("--json", metavar="PATH")
+    add_json_argument(e)
     e.add_argument("--tta", action="store_true", help="test-time augmentation (with --model)")
     _common(e)
     e.set_defaults(handler=_eval)

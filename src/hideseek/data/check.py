@@ -1,4 +1,11 @@
-"""``hideseek data check``: counts, intensity statistics and every problem of a dataset."""
+"""``hideseek data check``: counts, intensity statistics, every problem and every warning.
+
+Problems make the check fail (exit 1): nothing can be done with the data as it is (unreadable
+files, bad names, duplicates, missing files, patients in several splits, unknown splits).
+Warnings say where results cannot mean much but the data can be used (exit 0; ``--strict``
+makes them fail): missing patient ids, fewer than :data:`MIN_PER_CLASS` images in a class, one
+source only, an empty or tiny test split.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,21 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hideseek.data.io import DecodedImage, read_image_info, set_max_pixels
 from hideseek.data.manifest import CXRDataset, Problem, load_dataset
-from hideseek.data.split import patient_overlap
+from hideseek.data.split import patient_overlap, split_warnings
 from hideseek.errors import HideseekError
 
-__all__ = ["DataReport", "IntensityStats", "check_dataset", "check_path", "format_report"]
+__all__ = ["MIN_PER_CLASS", "DataReport", "IntensityStats", "check_dataset", "check_path",
+           "dataset_warnings", "format_report"]
 
 _BINS = 1000
+#: A class with fewer images than this gets a warning.
+MIN_PER_CLASS = 10
 
 
 @dataclass
@@ -85,6 +96,8 @@ class DataReport:
         problems: Every problem found while loading (names, duplicates, labels, missing files...).
         missing_patient_ids: Images without a patient id.
         intensity: (source, label) -> statistics of the decoded images.
+        warnings: Where results cannot mean much (see :func:`dataset_warnings`); the data
+            can still be used.
     """
 
     counts: Counter[tuple[str, str, str]] = field(default_factory=Counter)
@@ -95,11 +108,56 @@ class DataReport:
     problems: list[Problem] = field(default_factory=list)
     missing_patient_ids: int = 0
     intensity: dict[tuple[str, str], IntensityStats] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when no problem of any kind was found."""
-        return not (self.unreadable or self.overlap or self.problems or self.missing_patient_ids)
+        """True when no problem was found (warnings aside)."""
+        return not (self.unreadable or self.overlap or self.problems)
+
+    def passed(self, strict: bool = False) -> bool:
+        """True when the check passes: no problem, and with ``strict`` no warning either."""
+        return self.ok and not (strict and self.warnings)
+
+    def status(self, strict: bool = False) -> str:
+        """``OK``, ``OK with N warning(s)``, ``warnings (--strict)`` or ``problems found``."""
+        if not self.ok:
+            return "problems found"
+        if not self.warnings:
+            return "OK"
+        n = len(self.warnings)
+        return f"{n} warning(s), failing under --strict" if strict else f"OK with {n} warning(s)"
+
+    def problems_by_kind(self) -> dict[str, list[str]]:
+        """Every problem as kind -> messages (unreadable files and patient overlap included)."""
+        by_kind: dict[str, list[str]] = {}
+        for p in self.problems:
+            by_kind.setdefault(p.kind, []).append(p.message)
+        if self.unreadable:
+            by_kind["unreadable"] = [f"{n}: {why}" for n, why in sorted(self.unreadable.items())]
+        if self.overlap:
+            by_kind["patient in several splits"] = [f"{p}: {', '.join(s)}"
+                                                    for p, s in sorted(self.overlap.items())]
+        return by_kind
+
+    def to_json(self, strict: bool = False) -> dict[str, Any]:
+        """The report as JSON values (``data check --json``)."""
+        def none(v: str) -> str | None:
+            return None if v == "-" else v
+
+        return {
+            "status": self.status(strict), "passed": self.passed(strict), "strict": strict,
+            "n_images": self.n_images, "n_patients": self.n_patients,
+            "missing_patient_ids": self.missing_patient_ids,
+            "counts": [{"label": none(lab), "source": src, "split": none(split), "images": n}
+                       for (lab, src, split), n in sorted(self.counts.items())],
+            "intensity": [{"source": src, "label": none(lab), "images": st.images,
+                           "mean": st.mean, "sd": st.sd, "p1": st.percentile(1),
+                           "p99": st.percentile(99), "scaling": dict(sorted(st.depths.items()))}
+                          for (src, lab), st in sorted(self.intensity.items())],
+            "problems": self.problems_by_kind(),
+            "warnings": list(self.warnings),
+        }
 
 
 def check_dataset(data: CXRDataset, decode: bool = True, *,
@@ -124,7 +182,30 @@ def check_dataset(data: CXRDataset, decode: bool = True, *,
             key = (r.source, r.label or "-")
             report.intensity.setdefault(key, IntensityStats()).add(image)
     report.overlap = patient_overlap(data.records)
+    report.warnings = dataset_warnings(data)
     return report
+
+
+def dataset_warnings(data: CXRDataset, min_per_class: int = MIN_PER_CLASS) -> list[str]:
+    """Where results on ``data`` cannot mean much, one sentence each: missing patient ids,
+    classes with fewer than ``min_per_class`` images, one source only, and an empty or tiny
+    test split (:func:`~hideseek.data.split.split_warnings`, when splits are given)."""
+    found = []
+    n = len(data.records)
+    if data.missing_patient_ids:
+        found.append(f"{data.missing_patient_ids} of {n} images have no patient_id: each counts "
+                     "as its own patient, so splits cannot keep a patient's images together")
+    per_class = Counter(r.label for r in data.records if r.label)
+    small = {lab: k for lab, k in sorted(per_class.items()) if k < min_per_class}
+    if small:
+        found.append(f"fewer than {min_per_class} images in class "
+                     + ", ".join(f"{lab} ({k})" for lab, k in small.items())
+                     + ": its results mean little")
+    sources = {r.source for r in data.records}
+    if n and len(sources) == 1:
+        found.append(f"one source only ({next(iter(sources))}): whether the model tells sources "
+                     "apart (a shortcut) cannot be measured")
+    return found + split_warnings(data.records)
 
 
 def check_path(data: str | Path | Sequence[str | Path], images: str | Path | None = None, *,
@@ -177,8 +258,9 @@ def _intensity_table(report: DataReport) -> list[str]:
             "(a format or scanner signature shows here):", *_table(head, body)]
 
 
-def format_report(report: DataReport) -> str:
-    """The report as plain-text tables, then every problem grouped by kind."""
+def format_report(report: DataReport, strict: bool = False) -> str:
+    """The report as plain-text tables, every problem grouped by kind, every warning, and
+    the status (``strict``: warnings fail)."""
     lines = _counts_table(report)
     if report.intensity:
         lines += _intensity_table(report)
@@ -196,6 +278,7 @@ def format_report(report: DataReport) -> str:
     lines += [f"  {name}: {why}" for name, why in sorted(report.unreadable.items())]
     lines.append(f"patients in more than one split: {len(report.overlap)}")
     lines += [f"  {p}: {', '.join(s)}" for p, s in sorted(report.overlap.items())]
-    status = "OK" if report.ok else "problems found"
-    lines.append(f"status: {status}")
+    lines.append(f"warnings: {len(report.warnings)}")
+    lines += [f"  {w}" for w in report.warnings]
+    lines.append(f"status: {report.status(strict)}")
     return "\n".join(lines)

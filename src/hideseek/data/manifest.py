@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from hideseek.data.labels import normalise_label
 from hideseek.data.masks import find_mask
-from hideseek.errors import DataError
+from hideseek.errors import DataError, cut_list
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -39,7 +39,6 @@ SPLITS = ("train", "val", "test")
 _SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                   "validation": "val", "test": "test", "testing": "test"}
 _CORE = ("filename", "label", "source", "patient_id", "split")
-_MAX_LISTED = 20
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom",
                             ".dic"})
 
@@ -182,9 +181,7 @@ def safe_relative_name(name: str) -> str | None:
 
 
 def _problem_list(title: str, items: Sequence[str]) -> str:
-    shown = "\n  ".join(items[:_MAX_LISTED])
-    more = f"\n  ... and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
-    return f"{title} ({len(items)}):\n  {shown}{more}"
+    return f"{title} ({len(items)}):\n  " + "\n  ".join(cut_list(items))
 
 
 def _normalise_split(raw: str | None) -> str | None:

@@ -12,7 +12,7 @@ import numpy as np
 from hideseek.data.manifest import SPLITS, Record
 from hideseek.errors import DataError
 
-__all__ = ["assign_splits", "patient_overlap"]
+__all__ = ["MIN_TEST_IMAGES", "assign_splits", "patient_overlap", "split_warnings"]
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +116,36 @@ def _deal(by_label: dict[str, list[str]], targets: dict[str, float], seed: int
                 assigned[patients[idx]] = s
             start += share[s]
     return assigned
+
+
+#: A test split with fewer images than this gives intervals too wide to mean much.
+MIN_TEST_IMAGES = 10
+
+
+def split_warnings(records: Sequence[Record], min_test: int = MIN_TEST_IMAGES) -> list[str]:
+    """Why the test split of ``records`` cannot mean much: empty, tiny, or lacking a class.
+
+    Records without any split give no warning (the splits are not made yet).
+
+    Args:
+        records: The dataset's records, with their splits.
+        min_test: Fewer test images than this is "tiny".
+
+    Returns:
+        One sentence per finding (none: the test split is usable).
+    """
+    if not any(r.split for r in records):
+        return []
+    test = [r for r in records if r.split == "test"]
+    if not test:
+        return [f"the test split is empty ({len(records)} images, none for testing): no result "
+                "can be measured on held-out patients"]
+    found = []
+    if len(test) < min_test:
+        found.append(f"the test split holds only {len(test)} image(s) (fewer than {min_test}): "
+                     "its results mean little")
+    lacking = sorted({r.label for r in records if r.label} - {r.label for r in test})
+    if lacking:
+        found.append(f"the test split has no image of class {', '.join(lacking)}: its "
+                     "per-class results cannot be measured")
+    return found

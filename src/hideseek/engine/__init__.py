@@ -2,10 +2,13 @@
 
 from hideseek.engine.checkpoint import (
     CHECKPOINT_VERSION,
+    FINISHED_NAME,
+    STATE_NAME,
     atomic_save,
     check_version,
     claim_run_dir,
     load_training_state,
+    training_finished,
 )
 from hideseek.engine.distributed import DistContext, init_distributed
 from hideseek.engine.loop import EngineConfig, TrainResult, TrainTask, epoch_seed, run_training
@@ -15,7 +18,9 @@ from hideseek.engine.stopping import EarlyStopping
 
 __all__ = [
     "CHECKPOINT_VERSION",
+    "FINISHED_NAME",
     "SCHEDULES",
+    "STATE_NAME",
     "DistContext",
     "EarlyStopping",
     "EngineConfig",
@@ -31,4 +36,5 @@ __all__ = [
     "load_training_state",
     "lr_schedule",
     "run_training",
+    "training_finished",
 ]

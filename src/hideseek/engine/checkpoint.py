@@ -17,13 +17,18 @@ import torch
 
 from hideseek.errors import HideseekError
 
-__all__ = ["CHECKPOINT_VERSION", "STATE_KIND", "atomic_save", "check_version", "claim_run_dir",
-           "load_training_state"]
+__all__ = ["CHECKPOINT_VERSION", "FINISHED_NAME", "STATE_KIND", "STATE_NAME", "atomic_save",
+           "check_version", "claim_run_dir", "load_training_state", "training_finished"]
 
 #: Version of the on-disk format written by this hideseek.
 CHECKPOINT_VERSION = 1
 #: ``kind`` of the resumable training state (``last.pt``).
 STATE_KIND = "hideseek-training-state"
+#: The resumable training state of a run folder (optimizer, scaler, history).
+STATE_NAME = "last.pt"
+#: Written when a run has finished (all epochs or stopped early): its result, so that a resume
+#: reports the run without the resumable state, which is then dropped unless kept.
+FINISHED_NAME = "finished.json"
 
 
 def atomic_save(path: str | Path, payload: Mapping[str, Any]) -> Path:
@@ -76,14 +81,22 @@ def load_training_state(path: str | Path) -> dict[str, Any]:
     return state
 
 
+def training_finished(out: str | Path) -> bool:
+    """True when the run in ``out`` finished (:data:`FINISHED_NAME` is there)."""
+    return (Path(out) / FINISHED_NAME).is_file()
+
+
 def claim_run_dir(out: str | Path, resume: bool) -> Path:
     """Create the run folder, refusing to overwrite an earlier run unless resuming.
 
     Raises:
-        HideseekError: ``out`` holds a run (``last.pt``) and ``resume`` is False.
+        HideseekError: ``out`` holds a run (finished, or ``last.pt``) and ``resume`` is False.
     """
     out = Path(out)
-    if (out / "last.pt").exists() and not resume:
+    if not resume and training_finished(out):
+        raise HideseekError(f"{out} already holds a finished training run (best.pt); choose "
+                            "another --out (--resume reports the finished run, training nothing)")
+    if (out / STATE_NAME).exists() and not resume:
         raise HideseekError(f"{out} already holds a training run; pass --resume to continue it "
                             "or choose another --out")
     out.mkdir(parents=True, exist_ok=True)

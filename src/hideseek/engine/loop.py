@@ -6,7 +6,9 @@ which does the rest the same way for all: seeding per (seed, epoch), AMP / bf16 
 channels_last through :class:`~hideseek.runtime.Runtime`, DistributedDataParallel with the
 rank and world size given by the caller, optional ``torch.compile``, validation on rank 0,
 best-on-validation selection (``best.pt``), a versioned atomic ``last.pt`` every epoch, exact
-resume, early stopping and ``metrics.csv`` / TensorBoard.
+resume, early stopping and ``metrics.csv`` / TensorBoard. A finished run records its result in
+``finished.json`` and drops ``last.pt`` (optimizer state: as large again as the weights)
+unless ``EngineConfig.keep_state``; a resume of it reports it and trains nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +23,16 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from hideseek.engine.checkpoint import STATE_KIND, atomic_save, load_training_state
+from hideseek.engine.checkpoint import (
+    FINISHED_NAME,
+    STATE_KIND,
+    STATE_NAME,
+    atomic_save,
+    load_training_state,
+)
 from hideseek.engine.metrics import MetricsLog
 from hideseek.engine.stopping import EarlyStopping
+from hideseek.errors import HideseekError
 from hideseek.progress import progress
 from hideseek.runtime import Runtime
 
@@ -51,14 +60,16 @@ class EngineConfig:
         patience: Early stopping: epochs without validation improvement; None: never stop.
         min_delta: Early stopping: least score increase that counts as an improvement.
         compile: Train through ``torch.compile`` (validation runs the plain module).
-        checkpoint_every: Write ``last.pt`` every this many epochs (and always after the last
-            one or an early stop). A resume repeats the epochs since, with the same result
-            (each epoch is seeded); more than 1 saves time only where an epoch is shorter
-            than writing the state (tiny models and images).
+        checkpoint_every: Write ``last.pt`` every this many epochs (and, with ``keep_state``,
+            after the last one or an early stop). A resume repeats the epochs since, with the
+            same result (each epoch is seeded); more than 1 saves time only where an epoch is
+            shorter than writing the state (tiny models and images).
         desc: Progress bar and log prefix.
         rank: This process's rank (from :func:`~hideseek.engine.init_distributed`).
         world_size: Number of processes; > 1 wraps the model in DistributedDataParallel.
         tensorboard: Also log to ``out/tensorboard`` when TensorBoard is installed.
+        keep_state: Keep ``last.pt`` once training has finished (to train it longer later);
+            by default a finished run keeps ``best.pt``, ``finished.json`` and its logs only.
     """
 
     epochs: int
@@ -72,6 +83,7 @@ class EngineConfig:
     rank: int = 0
     world_size: int = 1
     tensorboard: bool = True
+    keep_state: bool = False
 
     def __post_init__(self) -> None:
         if self.checkpoint_every < 1:
@@ -212,7 +224,10 @@ def _end_epoch(loop: _Loop, epoch: int, train_loss: float) -> bool:
     detail = task.describe(row) if task.describe else f"train loss {train_loss:.4f}"
     log.info("%s epoch %d/%d: %s (best epoch %d)%s", loop.cfg.desc, epoch + 1, loop.cfg.epochs,
              detail, r.best_epoch, "; stopping early" if stop else "")
-    if stop or (epoch + 1) % loop.cfg.checkpoint_every == 0 or epoch + 1 == loop.cfg.epochs:
+    final = stop or epoch + 1 == loop.cfg.epochs
+    if final and not loop.cfg.keep_state:
+        pass  # finished: _finish drops the state instead of writing it
+    elif final or (epoch + 1) % loop.cfg.checkpoint_every == 0:
         _save_state(loop, epoch)
     return stop
 
@@ -220,11 +235,59 @@ def _end_epoch(loop: _Loop, epoch: int, train_loss: float) -> bool:
 def _save_state(loop: _Loop, epoch: int) -> None:
     """``last.pt``: everything a resume needs after 0-based ``epoch``."""
     task, r = loop.task, loop.result
-    atomic_save(loop.out / "last.pt", {
+    atomic_save(loop.out / STATE_NAME, {
         "kind": STATE_KIND, "model": task.model.state_dict(),
         "optimizer": task.optimizer.state_dict(), "scaler": loop.scaler.state_dict(),
         "epoch": epoch, "best": r.best_score, "best_epoch": r.best_epoch, "history": r.history,
         "stopping": loop.stopper.state_dict(), "stopped_early_at": r.stopped_early_at})
+
+
+def _finish(out: Path, cfg: EngineConfig, r: TrainResult) -> None:
+    """Record the finished run (``finished.json``, strict JSON) and, unless ``keep_state``,
+    drop ``last.pt``: a finished run keeps the weights it is used by (``best.pt``)."""
+    from hideseek.jsonio import write_json
+
+    tmp = out / f".{FINISHED_NAME}.tmp"
+    write_json(tmp, {"epochs": cfg.epochs, "epochs_run": r.epochs_run,
+                     "best_epoch": r.best_epoch, "best_score": r.best_score,
+                     "stopped_early_at": r.stopped_early_at, "history": r.history,
+                     "state_kept": cfg.keep_state})
+    tmp.replace(out / FINISHED_NAME)
+    if not cfg.keep_state:
+        (out / STATE_NAME).unlink(missing_ok=True)
+
+
+def _finished_result(out: Path, cfg: EngineConfig) -> TrainResult | None:
+    """The result of the finished run in ``out`` when it needs no more training; None when
+    it can train on from ``last.pt`` (``cfg.epochs`` raised and the state kept).
+
+    Raises:
+        HideseekError: More epochs are asked of a run whose state was dropped.
+    """
+    import json
+
+    path = out / FINISHED_NAME
+    try:
+        done = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise HideseekError(f"{path}: unreadable record of a finished run ({exc})") from exc
+
+    def number(v: Any, empty: float = float("nan")) -> Any:
+        return empty if v is None else v  # NaN was written as null
+
+    history = [{k: number(v) for k, v in row.items()} for row in done.get("history", [])]
+    r = TrainResult(best_epoch=int(done.get("best_epoch", -1)),
+                    best_score=float(number(done.get("best_score"), -float("inf"))),
+                    history=history, stopped_early_at=done.get("stopped_early_at"))
+    if r.stopped_early_at is not None or r.epochs_run >= cfg.epochs:
+        log.info("%s: %s already finished (%d epochs, best epoch %d); nothing to train",
+                 cfg.desc, out, r.epochs_run, r.best_epoch)
+        return r
+    if (out / STATE_NAME).is_file():
+        return None
+    raise HideseekError(f"{out}: the run finished after {r.epochs_run} epochs and its resumable "
+                        f"state was dropped, so it cannot train to {cfg.epochs}; train afresh "
+                        "in another folder (keep the state with --keep-state to extend a run)")
 
 
 def _agree(loop: _Loop, stop: bool) -> bool:
@@ -243,16 +306,27 @@ def run_training(out: str | Path, task: TrainTask, cfg: EngineConfig, runtime: R
     Rank 0 validates after every epoch, writes ``best.pt`` (via ``task.save_best``) when the
     score improves, ``last.pt`` (versioned, atomic) and ``metrics.csv``. With ``resume`` and
     a ``last.pt`` in ``out``, training continues where it stopped and ends with the same
-    weights and history as an uninterrupted run.
+    weights and history as an uninterrupted run. Once finished, rank 0 writes
+    ``finished.json`` and drops ``last.pt`` (unless ``cfg.keep_state``); a resume of a
+    finished run returns its result and trains nothing.
 
     Returns:
         Best epoch and score, the history, the early-stopping epoch, timing.
+
+    Raises:
+        HideseekError: A resume asks more epochs of a finished run whose state was dropped.
     """
     out = Path(out)
+    if resume and (out / FINISHED_NAME).is_file():
+        done = _finished_result(out, cfg)
+        if done is not None:
+            return done
     loop = _Loop(task, cfg, runtime, out, _forward(task, cfg, runtime), runtime.grad_scaler(),
                  EarlyStopping(cfg.patience, cfg.min_delta), TrainResult())
-    start = _restore(loop, out / "last.pt") if resume and (out / "last.pt").exists() else 0
+    start = _restore(loop, out / STATE_NAME) if resume and (out / STATE_NAME).exists() else 0
     main = cfg.rank == 0
+    if main:
+        (out / FINISHED_NAME).unlink(missing_ok=True)  # training again: not finished until done
     metrics = MetricsLog(out, cfg.tensorboard) if main else None
     t0 = time.perf_counter()
     try:
@@ -269,4 +343,6 @@ def run_training(out: str | Path, task: TrainTask, cfg: EngineConfig, runtime: R
         if metrics is not None:
             metrics.close()
     loop.result.seconds = time.perf_counter() - t0
+    if main:
+        _finish(out, cfg, loop.result)
     return loop.result

@@ -29,6 +29,7 @@ from pydantic import (
 
 from hideseek.data.labels import LABELS, normalise_label
 from hideseek.errors import HideseekError
+from hideseek.validation import config_error
 
 __all__ = ["InputSpec", "ModelSpec", "load_model_spec", "spec_from_flags"]
 
@@ -125,10 +126,7 @@ class ModelSpec(BaseModel):
 
 
 def _fail(source: str, exc: ValidationError) -> HideseekError:
-    lines = [f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
-             for e in exc.errors()]
-    more = f"; and {len(lines) - 5} more" if len(lines) > 5 else ""
-    return HideseekError(f"{source}: invalid model spec: " + "; ".join(lines[:5]) + more)
+    return config_error(exc, f"{source}: invalid model spec")
 
 
 def load_model_spec(path: str | Path) -> ModelSpec:

@@ -118,9 +118,10 @@ def run_cell(spec: CellSpec) -> CellResult:
     started.write_text(h)
     data = load_dataset(spec.data if len(spec.data) > 1 else spec.data[0], images=spec.images)
     cfg = TrainConfig(**spec.train)
-    train = train_classifier(data, out, cfg, masks_dir=spec.masks,
-                             resume=(out / "last.pt").exists(), cache_dir=spec.cache_dir,
-                             on_bad_mask=spec.on_bad_mask)
+    # ``out`` is new or holds this cell's own interrupted (last.pt) or finished (finished.json)
+    # training: resume it (a finished one trains nothing; only best.pt is kept).
+    train = train_classifier(data, out, cfg, masks_dir=spec.masks, resume=True,
+                             cache_dir=spec.cache_dir, on_bad_mask=spec.on_bad_mask)
     metrics, preds = evaluate(out, data, masks_dir=spec.masks, n_boot=spec.n_boot,
                               cache_dir=spec.cache_dir, on_bad_mask=spec.on_bad_mask)
     preds.write_csv(out / "predictions.csv")

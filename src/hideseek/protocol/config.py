@@ -12,7 +12,7 @@ from hideseek.classification.models.registry import ARCHITECTURES
 from hideseek.errors import HideseekError
 from hideseek.representations.registry import check_representations
 from hideseek.representations.transforms import FILLS, REPRESENTATIONS
-from hideseek.validation import all_of
+from hideseek.validation import all_of, config_error
 
 if TYPE_CHECKING:
     from hideseek.protocol.rule import VerdictMargins
@@ -141,8 +141,7 @@ def load_protocol_config(path: str | Path, **overrides: Any) -> ProtocolConfig:
     try:
         cfg = ProtocolConfig(**raw)
     except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise HideseekError(f"{path}: invalid protocol config:\n" + "\n".join(lines)) from exc
+        raise config_error(exc, f"{path}: invalid protocol config") from exc
     base = path.resolve().parent
 
     def resolve(p: str | None) -> str | None:

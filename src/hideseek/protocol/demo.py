@@ -7,7 +7,6 @@ on a CPU in a few minutes; writes ``report.html`` and ``verdicts.json``.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hideseek.data.phantom import PhantomConfig, write_phantom_dataset
+from hideseek.jsonio import write_json
 from hideseek.protocol.config import ProtocolConfig
 from hideseek.protocol.layout import CellKey
 from hideseek.protocol.report import write_report
@@ -76,7 +76,7 @@ def run_demo(out: str | Path, n: int = 600, archs: tuple[str, ...] = ("resnet18"
     assert merged is not None
     merged["verdicts"] = verdicts
     merged["config"]["name"] = "demo (phantoms: lungs and shortcut)"
-    (out / "verdicts.json").write_text(json.dumps(verdicts, indent=2))
+    write_json(out / "verdicts.json", verdicts)
     write_report(merged, out)
     log.info("demo finished in %.0f s", time.perf_counter() - t0)
     return verdicts

@@ -132,11 +132,9 @@ def scenario_predictions(scenario: str, reps: Sequence[str], setup: MatrixSetup,
         cfg = TrainConfig(**{**setup.train, "representation": rep, "seed": setup.seed})
         model = out / "models" / rep
         if not (model / "best.pt").is_file():
+            # Only best.pt is read again: the engine drops the resumable state once finished.
             train_classifier(sets["train"], model, cfg, masks_dir=out / "train" / "masks",
                              cache_dir=out / "cache")
-            # Only best.pt is read again; the resumable state (134 MB for ResNet-18, x 20
-            # models) would fill a small disk.
-            (model / "last.pt").unlink(missing_ok=True)
         _, p = evaluate(model, sets["test"], masks_dir=out / "test" / "masks", split="all",
                         cache_dir=out / "cache", n_boot=0)
         preds[rep] = _as_set(p)

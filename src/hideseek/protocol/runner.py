@@ -7,7 +7,6 @@ probe -> report.
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import subprocess
@@ -96,8 +95,8 @@ def _qc_and_fig1(cfg: ProtocolConfig, data: CXRDataset, masks: Path,
 
     infos = assess_masks(data, resolve_masks_dir(masks))
     qc = mask_qc_table(infos)
-    layout.mask_qc.write_text(json.dumps({"table": qc, "bad": {
-        i.filename: i.problem for i in infos if i.bad}}, indent=2))
+    layout.mask_qc.write_text(dumps({"table": qc, "bad": {
+        i.filename: i.problem for i in infos if i.bad}}))
     samples = []
     by_name = {r.filename: r for r in data.records}
     for label in LABELS:
@@ -221,7 +220,7 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     masks = resolve_masks_dir(_masks(cfg, data, layout, rt))
     hashes = input_hashes(data, _index_files(cfg, data), masks)
     env = _environment(cfg, hashes)
-    layout.environment.write_text(json.dumps(env, indent=2))
+    layout.environment.write_text(dumps(env))
     qc = _qc_and_fig1(cfg, data, masks, layout)
     fresh = Freshness()
     specs = _specs(cfg, layout, masks, hashes)

@@ -11,7 +11,7 @@ import numpy as np
 from hideseek.data.io import image_shape, read_mask
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.data.masks import find_mask
-from hideseek.errors import DataError, HideseekError
+from hideseek.errors import DataError, HideseekError, cut_list
 from hideseek.segmentation.postprocess import lung_boxes, mask_problem
 
 __all__ = [
@@ -97,7 +97,7 @@ def apply_policy(records: list[Record], infos: list[MaskInfo],
         raise ValueError(f"unknown bad-mask policy {policy!r}; choose from {BAD_MASK_POLICIES}")
     bad = {i.filename: i.problem for i in infos if i.bad}
     if policy == "error" and bad:
-        listed = "\n  ".join(f"{k}: {v}" for k, v in list(bad.items())[:20])
+        listed = "\n  ".join(cut_list([f"{k}: {v}" for k, v in bad.items()]))
         raise DataError(f"{len(bad)} image(s) have a bad lung mask:\n  {listed}")
     if policy == "exclude":
         return [r for r in records if r.filename not in bad], set()

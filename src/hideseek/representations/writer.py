@@ -14,6 +14,7 @@ from typing import Any
 from hideseek.data.io import read_image, read_mask, write_png
 from hideseek.data.manifest import CXRDataset, Record, write_manifest
 from hideseek.data.masks import mask_name
+from hideseek.jsonio import dumps, write_json
 from hideseek.progress import progress
 from hideseek.representations.masks import (
     MaskInfo,
@@ -130,7 +131,7 @@ def _drop_stale(out: Path, jobs: list[tuple[Path, Path | None, dict[str, Path], 
             for target in present:
                 target.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    index.write_text(json.dumps(keys))
+    index.write_text(dumps(keys, indent=None))
     return stale
 
 
@@ -195,7 +196,7 @@ def write_representations(data: CXRDataset, masks_dir: Path, out: str | Path,
         "mask_qc": qc,
         "hash": hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16],
     }
-    (out / "represent.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_json(out / "represent.json", summary, default=str)
     if excluded:
         log.warning("%d image(s) excluded from all versions for a bad mask (see represent.json)",
                     len(excluded))

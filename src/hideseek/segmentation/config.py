@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from hideseek.errors import HideseekError
+from hideseek.validation import config_error
 
 __all__ = ["SEG_PRESETS", "SegTrainConfig", "load_seg_config"]
 
@@ -62,6 +63,9 @@ class SegTrainConfig(BaseModel):
     #: Training images drawn per epoch (with replacement when several datasets are weighted);
     #: None: the number of training images, each once.
     samples_per_epoch: int | None = Field(default=None, ge=1)
+    #: Keep the resumable state (``last.pt``) once training has finished; by default a
+    #: finished run keeps ``best.pt`` only.
+    keep_state: bool = False
 
 
 #: Named settings. ``paper``: the paper's U-Net (depth 5, 64 filters, 512 px, batch 1, CE only).
@@ -106,4 +110,4 @@ def load_seg_config(path: str | Path | None = None, preset: str | None = None,
     try:
         return SegTrainConfig(**values)
     except ValueError as exc:
-        raise HideseekError(f"invalid segmentation config: {exc}") from exc
+        raise config_error(exc, "invalid segmentation config") from exc

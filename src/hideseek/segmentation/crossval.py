@@ -11,7 +11,6 @@ unchanged and redoes it otherwise (an interrupted fold resumes from its last epo
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections import Counter
@@ -24,8 +23,9 @@ import numpy as np
 from hideseek.bootstrap import mean_interval
 from hideseek.data.hashing import content_hash, source_hash
 from hideseek.data.manifest import CXRDataset, Record
+from hideseek.engine.checkpoint import STATE_NAME, training_finished
 from hideseek.errors import DataError, HideseekError
-from hideseek.jsonio import to_json
+from hideseek.jsonio import to_json, write_json
 from hideseek.naming import safe_name
 from hideseek.protocol.freshness import read_stamped, stage_hash
 from hideseek.runtime import Runtime
@@ -163,7 +163,7 @@ def _train_fold(data: CXRDataset, train_records: list[Record], fold: Path,
     from hideseek.segmentation.train import train_segmenter
 
     names = sorted((r.key, r.patient_id) for r in train_records)
-    settings = config.model_dump(mode="json", exclude={"data"})
+    settings = config.model_dump(mode="json", exclude={"data", "keep_state"})
     digest = stage_hash({"config": settings, "records": names,
                          "files": _files_hash(data, train_records),
                          "code": source_hash(_CODE_PARTS)})
@@ -172,16 +172,19 @@ def _train_fold(data: CXRDataset, train_records: list[Record], fold: Path,
     done = read_stamped(run / "train.json", digest) if stamp else None
     if done is not None:
         return done, digest, True
-    if run.exists() and (stamp is None or not (run / "last.pt").is_file()):
+    # A fold of these inputs left either its resumable state or, finished, its record
+    # (finished.json; last.pt is then dropped): resume it (a finished one trains nothing).
+    resumable = (run / STATE_NAME).is_file() or training_finished(run)
+    if run.exists() and (stamp is None or not resumable):
         log.info("%s: inputs changed or no checkpoint; training the fold afresh", fold)
         shutil.rmtree(run)
     fold.mkdir(parents=True, exist_ok=True)
-    (fold / "inputs.json").write_text(json.dumps({"hash": digest, "train_images": len(names)}))
-    resume = (run / "last.pt").is_file()
+    write_json(fold / "inputs.json", {"hash": digest, "train_images": len(names)})
+    resume = run.exists() and resumable
     summary = train_segmenter(data.with_records(train_records), run, config, resume=resume,
                               runtime=runtime, cache_dir=cache_dir)
     summary["hash"] = digest
-    (run / "train.json").write_text(json.dumps(summary, indent=2))
+    write_json(run / "train.json", summary)
     return summary, digest, False
 
 
@@ -200,7 +203,7 @@ def _test_fold(data: CXRDataset, test_records: list[Record], fold: Path, train_h
     result = evaluate_segmentation(data.with_records(test_records), fold / "train",
                                    workers=0, runtime=runtime, tta=tta)
     per_image = dict(result.report.per_image)
-    path.write_text(json.dumps({"hash": digest, "tta": tta, "per_image": per_image}, indent=2))
+    write_json(path, {"hash": digest, "tta": tta, "per_image": per_image})
     return per_image, False
 
 
@@ -267,7 +270,7 @@ def leave_one_origin_out(data: CXRDataset, out: str | Path, config: SegTrainConf
                                   dropped))
     result = CrossvalResult(results, pooled, group_by, tta, fold_config.model_dump(mode="json"))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "crossval.json").write_text(json.dumps(result.to_dict(), indent=2))
+    write_json(out / "crossval.json", result.to_dict())
     return result
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from dataclasses import asdict
@@ -28,6 +27,7 @@ from hideseek.engine import (
     run_training,
 )
 from hideseek.errors import HideseekError
+from hideseek.jsonio import write_json
 from hideseek.runtime import Runtime, seed_everything
 from hideseek.segmentation.augment import ExposureAugment, JointAugment
 from hideseek.segmentation.checkpoint import save_segmenter
@@ -168,15 +168,16 @@ def split_collections(records: list[Record], fractions: tuple[float, float, floa
 def _write_config(out: Path, config: SegTrainConfig, rt: Runtime, n_train: int,
                   n_val: int) -> None:
     values = config.model_dump(mode="json")
-    (out / "config.json").write_text(json.dumps({**values, "runtime": asdict(rt),
-                                                 "n_train": n_train, "n_val": n_val}, indent=2))
+    write_json(out / "config.json", {**values, "runtime": asdict(rt),
+                                     "n_train": n_train, "n_val": n_val})
     (out / "config.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
 
 
 def train_segmenter(data: CXRDataset, out: str | Path, config: SegTrainConfig,
                     resume: bool = False, runtime: Runtime | None = None,
                     cache_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train a U-Net; writes ``last.pt`` every epoch, ``best.pt`` (best validation Dice),
+    """Train a U-Net; writes ``last.pt`` every epoch (dropped once finished unless
+    ``config.keep_state``), ``best.pt`` (best validation Dice),
     ``metrics.csv``, ``config.json``, ``config.yaml`` (loadable with ``--config``),
     ``splits.csv`` and ``train.json`` to ``out``.
 
@@ -212,11 +213,12 @@ def train_segmenter(data: CXRDataset, out: str | Path, config: SegTrainConfig,
     model = _build_model(config, rt)
     ecfg = EngineConfig(epochs=config.epochs, seed=config.seed, seed_stride=_SEED_STRIDE,
                         patience=config.patience, min_delta=config.min_delta,
-                        compile=config.compile, desc="segment train")
+                        compile=config.compile, keep_state=config.keep_state,
+                        desc="segment train")
     res = run_training(out, _task(config, model, train, val, rt), ecfg, rt, resume=resume)
     summary = {"best_epoch": res.best_epoch, "best_val_dice": res.best_score,
                "epochs": config.epochs, "seconds": res.seconds, "n_train": len(train),
                "n_val": len(val), "epochs_run": res.epochs_run,
                "early_stopping": res.early_stopping(ecfg)}
-    (out / "train.json").write_text(json.dumps(summary, indent=2))
+    write_json(out / "train.json", summary)
     return summary
