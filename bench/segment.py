@@ -8,7 +8,12 @@ include post-processing, use the same
 model and the same images (the shared segmentation pack, which has true masks), each variant in
 a fresh process so peak memory is its own.
 
-Run: ``.venv/bin/python bench/segment.py [--model default] [--limit N]``
+With ``--models default,PATH,...`` it compares instead the prediction speed of several models
+(ours settings, each in a fresh process, same images, same run): images/s, the ratio against the
+first model (today's shipped one), the checkpoint size in MB, parameters and mean Dice.
+
+Run: ``.venv/bin/python bench/segment.py [--model default] [--limit N]
+[--models default,PATH,...] [--threads 2] [--workers 2]``
 """
 
 from __future__ import annotations
@@ -63,37 +68,69 @@ def _variant(args: tuple[str, str, int, int | None, int, bool, bool, int, int]) 
     sec = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"name": name, "n": len(paths), "sec": sec, "ips": len(paths) / sec,
-            "dice": float(np.mean(scores)), "peak_mb": peak}
+            "dice": float(np.mean(scores)), "peak_mb": peak,
+            "params": sum(p.numel() for p in model.parameters())}
+
+
+def _weights_mb(model_path: str) -> float:
+    from hideseek.segmentation.checkpoint import DEFAULT_MODEL, _default_path
+
+    path = _default_path() if model_path == DEFAULT_MODEL else Path(model_path)
+    if path.is_dir():
+        path = path / "best.pt"
+    return path.stat().st_size / 1e6
+
+
+def _variants(args: argparse.Namespace, amp: bool) -> list[tuple]:  # type: ignore[type-arg]
+    """(name, model, images, input size, batch, amp, channels_last, workers, threads) each."""
+    if args.models:
+        return [(m, m, args.limit, None, 8, amp, True, args.workers, args.threads)
+                for m in args.models.split(",")]
+    t = args.threads
+    return [
+        ("paper U-Net (64 filters), 1 image, fp32, 512 px (untrained: speed only)",
+         "paper-untrained", min(args.limit, 12), 512, 1, False, False, 0, t),
+        ("baseline: 1 image, fp32, 512 px (paper way)", args.model, args.limit, 512, 1, False,
+         False, 0, t),
+        ("baseline at model size: 1 image, fp32", args.model, args.limit, None, 1, False, False,
+         0, t),
+        (f"ours: batch 8, {'bf16' if amp else 'fp32'}, channels_last, {args.workers} workers",
+         args.model, args.limit, None, 8, amp, True, args.workers, t),
+    ]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default="default")
+    ap.add_argument("--models", help="compare these models' speed: default,PATH,... (the first "
+                    "is the reference)")
     ap.add_argument("--limit", type=int, default=117)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads per variant")
+    ap.add_argument("--workers", type=int, default=2, help="decoding workers of 'ours'")
     ap.add_argument("--variant", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     from hideseek.runtime import cpu_supports_bf16
 
     amp = cpu_supports_bf16()
-    variants = [
-        ("paper U-Net (64 filters), 1 image, fp32, 512 px (untrained: speed only)",
-         "paper-untrained", min(args.limit, 12), 512, 1, False, False, 0, 2),
-        ("baseline: 1 image, fp32, 512 px (paper way)", args.model, args.limit, 512, 1, False,
-         False, 0, 2),
-        ("baseline at model size: 1 image, fp32", args.model, args.limit, None, 1, False, False,
-         0, 2),
-        (f"ours: batch 8, {'bf16' if amp else 'fp32'}, channels_last, 2 workers", args.model,
-         args.limit, None, 8, amp, True, 2, 2),
-    ]
+    variants = _variants(args, amp)
     if args.variant is not None:  # child process: one variant, one JSON line
         print(json.dumps(_variant(variants[args.variant])))
         return
     results = []
     for k in range(len(variants)):  # a fresh process each, so peak memory is the variant's own
-        out = subprocess.run([sys.executable, __file__, "--model", args.model, "--limit",
-                              str(args.limit), "--variant", str(k)], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--variant", str(k)],
+                             check=True, capture_output=True, text=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
+    if args.models:
+        ref = results[0]["ips"]
+        rows = [[r["name"], r["n"], r["ips"], r["ips"] / ref, _weights_mb(r["name"]),
+                 f"{r['params'] / 1e6:.2f}", r["dice"], r["peak_mb"]] for r in results]
+        print_table(["model", "images", "images/s", "vs first", "weights MB", "params (M)",
+                     "mean Dice", "peak RSS MB"], rows,
+                    f"segment predict speed per model, incl. post-processing, CPU, batch 8, "
+                    f"{'bf16' if amp else 'fp32'}, channels_last, {args.threads} threads, "
+                    f"{args.workers} workers, shared segmentation pack")
+        return
     paper, base = results[0]["ips"], results[1]["ips"]
     rows = [[r["name"], r["n"], r["ips"], r["ips"] / paper, r["ips"] / base,
              "n/a" if k == 0 else r["dice"], r["peak_mb"]] for k, r in enumerate(results)]

@@ -83,6 +83,25 @@ def test_bad_mask_policy(phantom_lungs: Path, tmp_path: Path, policy: str) -> No
             read_image(root / "images" / name))
 
 
+def test_exclude_flagged_policy(phantom_lungs: Path, tmp_path: Path) -> None:
+    root, masks = _with_bad_masks(phantom_lungs, tmp_path)
+    data = load_dataset(root)
+    opt = RepresentOptions(on_bad_mask="exclude-flagged", workers=1)
+    with pytest.raises(DataError, match="regions.csv"):  # no QC flags beside the masks
+        write_representations(data, masks, tmp_path / "out", opt)
+    flagged = data.records[3].filename
+    rows = ["filename,flagged,reason"] + [
+        f"{r.filename},{int(r.filename == flagged)},{'x' if r.filename == flagged else ''}"
+        for r in data.records]
+    (tmp_path / "regions.csv").write_text("\n".join(rows) + "\n")  # beside masks/
+    s = write_representations(data, masks, tmp_path / "out", opt)
+    counts = {rep: len(load_dataset(tmp_path / "out" / rep)) for rep in REPRESENTATIONS}
+    assert set(counts.values()) == {3}  # 6 less the empty, the missing and the flagged mask
+    assert flagged in s["excluded_files"] and s["excluded"] == 3
+    qc = {(row["label"], row["source"]): row for row in s["mask_qc"]}
+    assert sum(int(str(row["flagged"])) for row in qc.values()) == 1
+
+
 def test_cli_represent_real_data_and_figure(segmentation_pack: Path, tmp_path: Path) -> None:
     # A small real subset keeps the test fast.
     data = load_dataset(segmentation_pack, require_label=False)

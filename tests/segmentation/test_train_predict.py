@@ -57,10 +57,20 @@ def test_predict_writes_masks_and_regions(phantom_lungs: Path, tmp_path: Path) -
     train_segmenter(data, out, SegTrainConfig(epochs=4, **TINY), cache_dir=tmp_path / "c")
     model, size, meta = load_segmenter(out)
     assert size == 32 and meta["epoch"] >= 1
+    # The training masks' shape ranges travel with the model.
+    n_train = json.loads((out / "train.json").read_text())["n_train"]
+    ranges = meta["qc_ranges"]
+    assert ranges["n_masks"] == n_train and ranges["area_fraction"][0] < ranges["area_fraction"][1]
     sub = data.with_records(data.records[:10])
-    counts = predict_dataset(sub, tmp_path / "pred", model, size, batch_size=4, workers=0)
+    counts = predict_dataset(sub, tmp_path / "pred", model, size, batch_size=4, workers=0,
+                             qc_ranges=ranges)
     assert counts["images"] == 10
     rows = list(csv.DictReader((tmp_path / "pred" / "regions.csv").open()))
+    assert list(rows[0])[:15] == ["filename", "mask", "lung_area_fraction", "n_components",
+                                  "box1_x0", "box1_y0", "box1_x1", "box1_y1",
+                                  "box2_x0", "box2_y0", "box2_x1", "box2_y1",
+                                  "empty", "one_lung", "implausible_area"]  # kept as they were
+    assert rows[0]["implausible_shape"] in ("0", "1") and rows[0]["unreadable"] == "0"
     assert [r["filename"] for r in rows] == [r.filename for r in sub.records]
     mask = read_mask(tmp_path / "pred" / "masks" / rows[0]["filename"])
     assert mask.shape == read_image(data.image_path(sub.records[0])).shape

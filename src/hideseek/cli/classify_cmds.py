@@ -138,8 +138,9 @@ def _probe(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     p.add_argument("--no-amp", action="store_true", help="disable bf16/fp16 mixed precision")
-    p.add_argument("--on-bad-mask", choices=["exclude", "keep-original", "error"],
-                   default="exclude")
+    from hideseek.representations.masks import BAD_MASK_POLICIES
+
+    p.add_argument("--on-bad-mask", choices=BAD_MASK_POLICIES, default="exclude")
 
 
 def _recipe(p: argparse.ArgumentParser) -> None:

@@ -71,7 +71,9 @@ def register(sub: Any) -> None:
     p.add_argument("--box-margin", type=int, default=0, help="pixels around each lung box")
     p.add_argument("--on-bad-mask", choices=BAD_MASK_POLICIES, default="exclude",
                    help="missing/empty/implausible masks: exclude from all versions "
-                        "(default), keep the original in all, or stop with an error")
+                        "(default), keep the original in all, or stop with an error; "
+                        "exclude-flagged: also exclude masks that 'segment predict' flagged "
+                        "(regions.csv beside the masks)")
     p.add_argument("--bits", type=int, choices=[8, 16], default=8, help="PNG bit depth")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--figure", metavar="PATH", help="also write a Fig. 1-style PNG")

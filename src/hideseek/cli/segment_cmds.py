@@ -74,12 +74,18 @@ def _predict(args: argparse.Namespace) -> int:
     from hideseek.segmentation import load_segmenter, predict_dataset
 
     data = load_data_arg(args, require_label=False)
-    model, size, _ = load_segmenter(args.model)
+    model, size, meta = load_segmenter(args.model)
     counts = predict_dataset(data, args.out, model, size, batch_size=args.batch_size,
-                             workers=args.workers, runtime=_runtime(args), tta=args.tta)
-    print(f"{counts['images']} masks in {Path(args.out) / 'masks'} ({counts['skipped']} already "
+                             workers=args.workers, runtime=_runtime(args), tta=args.tta,
+                             qc_ranges=meta.get("qc_ranges"))
+    print(f"{counts['images']} images, {counts['images'] - counts['unreadable']} masks in "
+          f"{Path(args.out) / 'masks'} ({counts['skipped']} already "
           f"done); flagged: empty {counts['empty']}, one lung {counts['one_lung']}, "
-          f"implausible area {counts['implausible_area']} -> {Path(args.out) / 'regions.csv'}")
+          f"implausible area {counts['implausible_area']}, implausible shape "
+          f"{counts['implausible_shape']}, many components {counts['many_components']}, low "
+          f"confidence {counts['low_confidence']}, unreadable {counts['unreadable']}; "
+          f"{counts['flagged']} flagged in all (one lung not counted) -> "
+          f"{Path(args.out) / 'regions.csv'}")
     return 0
 
 

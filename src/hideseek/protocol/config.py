@@ -41,7 +41,7 @@ class ProtocolConfig(BaseModel):
     train: dict[str, Any] = {}
     fill: str = "zero"
     box_margin: int = 0
-    on_bad_mask: Literal["exclude", "keep-original", "error"] = "exclude"
+    on_bad_mask: Literal["exclude", "keep-original", "error", "exclude-flagged"] = "exclude"
     audit: bool = True
     cam: bool = True
     cam_max_images: int | None = 150

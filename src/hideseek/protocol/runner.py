@@ -77,8 +77,9 @@ def _masks(cfg: ProtocolConfig, data: CXRDataset, layout: RunLayout, rt: Runtime
     from hideseek.segmentation import load_segmenter, predict_dataset
 
     seg = layout.segmentation
-    model, size, _ = load_segmenter(cfg.segmentation_model)
-    counts = predict_dataset(data, seg, model, size, runtime=rt)
+    model, size, meta = load_segmenter(cfg.segmentation_model)
+    counts = predict_dataset(data, seg, model, size, runtime=rt,
+                             qc_ranges=meta.get("qc_ranges"))
     log.info("segmentation: %s", counts)
     return seg / "masks"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +17,24 @@ from hideseek.segmentation.postprocess import lung_boxes, mask_problem
 
 __all__ = [
     "BAD_MASK_POLICIES",
+    "REGIONS_FILE",
     "MaskInfo",
     "apply_policy",
     "assess_masks",
     "find_mask",
     "mask_qc_table",
+    "read_flags",
     "resolve_masks_dir",
 ]
 
-BAD_MASK_POLICIES = ("exclude", "keep-original", "error")
+#: ``exclude`` (default): leave out images whose mask is bad (missing, unreadable, empty,
+#: implausible area); ``keep-original``: show them unchanged in every version; ``error``: stop;
+#: ``exclude-flagged``: also leave out masks that ``segment predict`` flagged in the
+#: ``regions.csv`` beside the masks folder (implausible shape, many raw components, low
+#: confidence: :mod:`hideseek.segmentation.qc`).
+BAD_MASK_POLICIES = ("exclude", "keep-original", "error", "exclude-flagged")
+#: The ``segment predict`` table read by ``exclude-flagged``, next to the masks folder.
+REGIONS_FILE = "regions.csv"
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,8 @@ class MaskInfo:
     area_fraction: float = 0.0
     n_components: int = 0
     problem: str = ""  # "", "missing", "unreadable: ...", "empty", "implausible_area"
+    flagged: bool | None = None  # flagged by segment predict's QC; None: no regions.csv row
+    flag_reason: str = ""
 
     @property
     def bad(self) -> bool:
@@ -61,24 +73,50 @@ def resolve_masks_dir(path: str | Path) -> Path:
     return path
 
 
+def read_flags(masks_dir: Path) -> dict[str, tuple[bool, str]] | None:
+    """The QC flags of ``segment predict`` by image file name (flagged, reason), from the
+    ``regions.csv`` next to ``masks_dir``; None when there is none (or it predates the flags).
+
+    Raises:
+        DataError: The file cannot be read.
+    """
+    path = Path(masks_dir).parent / REGIONS_FILE
+    if not path.is_file():
+        return None
+    try:
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            if "flagged" not in (reader.fieldnames or []):
+                return None
+            return {row["filename"]: (row["flagged"] == "1", row.get("reason") or "")
+                    for row in reader}
+    except (OSError, csv.Error, KeyError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: unreadable regions table ({exc})") from exc
+
+
 def assess_masks(data: CXRDataset, masks_dir: Path,
                  plausible_area: tuple[float, float] = (0.05, 0.6)) -> list[MaskInfo]:
-    """Read every mask once and judge it (missing, unreadable, empty, implausible area)."""
+    """Read every mask once and judge it (missing, unreadable, empty, implausible area); carry
+    the QC flags of the ``regions.csv`` next to ``masks_dir`` when there is one."""
+    flags = read_flags(masks_dir) or {}
     out = []
     for r in data.records:
         path = find_mask(masks_dir, r.filename)
         label = r.label or "-"
+        flagged, reason = flags.get(r.filename, (None, ""))
         if path is None:
-            out.append(MaskInfo(r.filename, label, r.source, path, problem="missing"))
+            out.append(MaskInfo(r.filename, label, r.source, path, problem="missing",
+                                flagged=flagged, flag_reason=reason))
             continue
         try:
             mask = read_mask(path, image_shape(data.image_path(r)))
         except HideseekError as exc:
-            out.append(MaskInfo(r.filename, label, r.source, path, problem=f"unreadable: {exc}"))
+            out.append(MaskInfo(r.filename, label, r.source, path, problem=f"unreadable: {exc}",
+                                flagged=flagged, flag_reason=reason))
             continue
         area, n_components = float(mask.mean()), len(lung_boxes(mask))
         out.append(MaskInfo(r.filename, label, r.source, path, area, n_components,
-                            mask_problem(area, n_components, plausible_area)))
+                            mask_problem(area, n_components, plausible_area), flagged, reason))
     return out
 
 
@@ -91,11 +129,23 @@ def apply_policy(records: list[Record], infos: list[MaskInfo],
         original image (``keep-original``).
 
     Raises:
-        DataError: ``error`` policy and at least one bad mask (all are listed).
+        DataError: ``error`` policy and at least one bad mask (all are listed);
+            ``exclude-flagged`` and masks without QC flags (no ``regions.csv`` of
+            ``segment predict`` beside them).
     """
     if policy not in BAD_MASK_POLICIES:
         raise ValueError(f"unknown bad-mask policy {policy!r}; choose from {BAD_MASK_POLICIES}")
     bad = {i.filename: i.problem for i in infos if i.bad}
+    if policy == "exclude-flagged":
+        unknown = [i for i in infos if i.flagged is None and not i.bad]
+        if unknown:
+            where = unknown[0].path.parent if unknown[0].path is not None else "the masks"
+            raise DataError(f"{where}: --on-bad-mask exclude-flagged needs the QC flags of "
+                            f"'hideseek segment predict' ({REGIONS_FILE} next to the masks "
+                            f"folder); {len(unknown)} mask(s) have none, e.g. "
+                            f"{unknown[0].filename}")
+        flagged = {i.filename for i in infos if i.flagged}
+        return [r for r in records if r.filename not in bad and r.filename not in flagged], set()
     if policy == "error" and bad:
         listed = "\n  ".join(cut_list([f"{k}: {v}" for k, v in bad.items()]))
         raise DataError(f"{len(bad)} image(s) have a bad lung mask:\n  {listed}")
@@ -105,7 +155,13 @@ def apply_policy(records: list[Record], infos: list[MaskInfo],
 
 
 def mask_qc_table(infos: list[MaskInfo]) -> list[dict[str, object]]:
-    """Lung area fraction per label x source (a size that differs by class is itself a leak)."""
+    """Lung area fraction per label x source (a size that differs by class is itself a leak).
+
+    With the QC flags of ``segment predict`` (:func:`read_flags`), each row also counts the
+    masks flagged and their share (a segmenter that fails more on one source is itself a
+    confound).
+    """
+    with_flags = any(i.flagged is not None for i in infos)
     groups: dict[tuple[str, str], list[MaskInfo]] = defaultdict(list)
     for i in infos:
         groups[(i.label, i.source)].append(i)
@@ -123,4 +179,8 @@ def mask_qc_table(infos: list[MaskInfo]) -> list[dict[str, object]]:
             "missing_or_unreadable": sum(i.problem.startswith(("missing", "unread"))
                                          for i in items),
         })
+        if with_flags:
+            flagged = sum(bool(i.flagged) for i in items)
+            rows[-1].update({"flagged": flagged, "flagged_fraction": round(flagged / len(items),
+                                                                           4)})
     return rows

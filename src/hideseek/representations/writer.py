@@ -37,7 +37,8 @@ class RepresentOptions:
     Attributes:
         fill: A registered fill: ``zero`` (the paper), ``mean``, ``blur``, ``linear``...
         box_margin: Pixels added around each lung box (at the image's own resolution).
-        on_bad_mask: ``exclude``, ``keep-original`` or ``error``.
+        on_bad_mask: ``exclude``, ``keep-original``, ``error`` or ``exclude-flagged``
+            (:data:`~hideseek.representations.masks.BAD_MASK_POLICIES`).
         bits: PNG bit depth of all five versions (8 or 16).
         workers: Processes.
         representations: Which registered versions to write (default the paper's five).
@@ -166,7 +167,8 @@ def write_representations(data: CXRDataset, masks_dir: Path, out: str | Path,
     infos = assess_masks(data, masks_dir)
     by_name = {i.filename: i for i in infos}
     records, originals = apply_policy(list(data.records), infos, opt.on_bad_mask)
-    excluded = [i.filename for i in infos if i.bad and opt.on_bad_mask == "exclude"]
+    kept = {r.filename for r in records}
+    excluded = [i.filename for i in infos if i.filename not in kept]
     jobs = []
     for r in records:
         targets = {rep: _targets(data, out, rep, r) for rep in opt.representations}
@@ -198,6 +200,7 @@ def write_representations(data: CXRDataset, masks_dir: Path, out: str | Path,
     }
     write_json(out / "represent.json", summary, default=str)
     if excluded:
-        log.warning("%d image(s) excluded from all versions for a bad mask (see represent.json)",
+        log.warning("%d image(s) excluded from all versions for a bad or flagged mask (see "
+                    "represent.json)",
                     len(excluded))
     return summary

@@ -9,8 +9,10 @@ from hideseek.segmentation.predict import (
     mask_name,
     predict_dataset,
     predict_masks,
+    predict_probabilities,
     read_regions,
 )
+from hideseek.segmentation.qc import MaskQC, ShapeRanges
 from hideseek.segmentation.registry import register_segmenter, segmenter_kinds
 from hideseek.segmentation.train import train_segmenter
 from hideseek.segmentation.unet import PAPER_UNET, UNet, UNetConfig
@@ -20,9 +22,11 @@ __all__ = [
     "PAPER_UNET",
     "Box",
     "LungRegions",
+    "MaskQC",
     "PixelCounts",
     "SegTrainConfig",
     "SegmentationReport",
+    "ShapeRanges",
     "UNet",
     "UNetConfig",
     "boxes_mask",
@@ -34,6 +38,7 @@ __all__ = [
     "postprocess_mask",
     "predict_dataset",
     "predict_masks",
+    "predict_probabilities",
     "read_regions",
     "register_segmenter",
     "save_segmenter",

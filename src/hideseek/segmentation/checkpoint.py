@@ -12,6 +12,7 @@ import torch
 from hideseek.engine.checkpoint import atomic_save
 from hideseek.errors import HideseekError
 from hideseek.runtime import load_checkpoint_file
+from hideseek.segmentation.qc import ranges_beside
 from hideseek.segmentation.registry import register_segmenter, segmenter_loader
 from hideseek.segmentation.unet import UNet, UNetConfig
 
@@ -61,7 +62,9 @@ def load_segmenter(path: str | Path | None = None) -> tuple[UNet, int, dict[str,
         path: Checkpoint file or training folder; None or ``"default"`` loads the shipped model.
 
     Returns:
-        The model in eval mode (fp32), its input size, and its metadata.
+        The model in eval mode (fp32), its input size, and its metadata; ``meta["qc_ranges"]``
+        (the training masks' lung shape ranges, :mod:`hideseek.segmentation.qc`) comes from
+        ``<checkpoint>.qc.json`` when the checkpoint itself has none.
     """
     if path is None or str(path) == DEFAULT_MODEL:
         path = _default_path()
@@ -78,5 +81,10 @@ def load_segmenter(path: str | Path | None = None) -> tuple[UNet, int, dict[str,
         size = int(ckpt["image_size"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise HideseekError(f"{path}: cannot build the {kind} segmenter ({exc})") from exc
+    meta = dict(ckpt.get("meta") or {})
+    if "qc_ranges" not in meta:  # an older checkpoint (the shipped one): the ranges beside it
+        beside = ranges_beside(path)
+        if beside is not None:
+            meta["qc_ranges"] = beside
     # Any registered kind works with predict_masks (it needs the forward pass and `multiple`).
-    return cast(UNet, model.eval()), size, dict(ckpt.get("meta", {}))
+    return cast(UNet, model.eval()), size, meta

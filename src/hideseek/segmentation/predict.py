@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,29 +18,43 @@ from hideseek.data.io import read_image, write_png
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.data.masks import mask_name
 from hideseek.data.preprocess import pad_to_square, resize, unpad
-from hideseek.errors import HideseekError
+from hideseek.errors import HideseekError, ImageReadError
 from hideseek.progress import progress
 from hideseek.runtime import Runtime
 from hideseek.segmentation.postprocess import LungRegions, postprocess_mask
+from hideseek.segmentation.qc import QC_FLAGS, MaskQC, ShapeRanges, assess_prediction
 from hideseek.segmentation.tta import lung_probability
 from hideseek.segmentation.unet import UNet
 
-__all__ = ["REGION_COLUMNS", "mask_name", "predict_dataset", "predict_masks", "read_regions"]
+__all__ = ["REGION_COLUMNS", "mask_name", "predict_dataset", "predict_masks",
+           "predict_probabilities", "read_regions"]
 
 log = logging.getLogger(__name__)
 
+#: The columns of ``regions.csv``. The first fifteen are the original ones (same meaning); the
+#: quality-control columns follow (:mod:`hideseek.segmentation.qc`): box aspects (height /
+#: width), raw components before post-processing, mean lung probability inside the mask, the QC
+#: flags (``implausible_shape`` empty when the model has no shape ranges), ``unreadable`` (no
+#: mask written), ``flagged`` (any of empty, implausible area, a QC flag, unreadable; not one
+#: lung) and ``reason`` (why, in words).
 REGION_COLUMNS = ["filename", "mask", "lung_area_fraction", "n_components",
                   "box1_x0", "box1_y0", "box1_x1", "box1_y1",
                   "box2_x0", "box2_y0", "box2_x1", "box2_y1",
-                  "empty", "one_lung", "implausible_area"]
+                  "empty", "one_lung", "implausible_area",
+                  "box1_aspect", "box2_aspect", "raw_components", "confidence",
+                  "implausible_shape", "many_components", "low_confidence", "unreadable",
+                  "flagged", "reason"]
+#: The counts of :func:`predict_dataset` taken from 0/1 columns of ``regions.csv``.
+_COUNTED = ("empty", "one_lung", "implausible_area", *QC_FLAGS, "unreadable", "flagged")
 
 
 @dataclass
 class _Item:
     index: int
-    tensor: torch.Tensor
+    tensor: torch.Tensor | None
     shape: tuple[int, int]
     pad: tuple[int, int]
+    error: str = ""
 
 
 class _InferenceImages(Dataset[_Item]):
@@ -51,7 +65,11 @@ class _InferenceImages(Dataset[_Item]):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> _Item:
-        image = read_image(self.paths[i])
+        try:
+            image = read_image(self.paths[i])
+        except HideseekError as exc:  # reported by the caller, never a dead worker
+            reason = exc.reason if isinstance(exc, ImageReadError) else str(exc)
+            return _Item(i, None, (0, 0), (0, 0), error=reason)
         square, pad = pad_to_square(image)
         return _Item(i, torch.from_numpy(resize(square, self.size))[None], image.shape, pad)
 
@@ -60,19 +78,20 @@ def _collate(items: list[_Item]) -> list[_Item]:
     return items
 
 
-def predict_masks(paths: list[Path], model: UNet, size: int, batch_size: int = 8,
-                  workers: int = 2, runtime: Runtime | None = None,
-                  desc: str = "segment", *, tta: bool = False
-                  ) -> Iterator[tuple[int, np.ndarray]]:
-    """Raw lung masks at each image's own resolution, in input order.
+def predict_probabilities(paths: list[Path], model: UNet, size: int, batch_size: int = 8,
+                          workers: int = 2, runtime: Runtime | None = None,
+                          desc: str = "segment", *, tta: bool = False
+                          ) -> Iterator[tuple[int, np.ndarray | ImageReadError]]:
+    """Lung probabilities at each image's own resolution, in input order.
 
-    Pad to square, resize to ``size``, argmax of the upsampled class probabilities, remove the
-    padding. Decoding runs in ``workers`` processes while the model runs. ``tta`` averages the
-    probabilities of flipped, rescaled and re-exposed views
+    Pad to square, resize to ``size``, the lung-class probability upsampled to the padded
+    original side, the padding removed. Decoding runs in ``workers`` processes while the model
+    runs. ``tta`` averages the probabilities of flipped, rescaled and re-exposed views
     (:func:`~hideseek.segmentation.tta.lung_probability`).
 
     Yields:
-        (index into ``paths``, boolean mask with the image's shape).
+        (index into ``paths``, float32 probabilities with the image's shape); for an image that
+        cannot be read, (index, the :class:`~hideseek.errors.ImageReadError`) instead.
     """
     rt = runtime or Runtime.auto()
     model = rt.model(model).eval()  # type: ignore[assignment]
@@ -82,16 +101,45 @@ def predict_masks(paths: list[Path], model: UNet, size: int, batch_size: int = 8
                                            num_workers=workers, collate_fn=_collate)
     with torch.inference_mode():
         for batch in progress(loader, desc=desc, total=len(loader), unit="batch"):
-            x = rt.batch(torch.stack([b.tensor for b in batch]))
-            prob = lung_probability(model, x, rt, tta=tta)
-            for item, p in zip(batch, prob, strict=True):
+            tensors = [b.tensor for b in batch if b.tensor is not None]
+            probs: Iterator[torch.Tensor] = iter(
+                lung_probability(model, rt.batch(torch.stack(tensors)), rt, tta=tta)
+                if tensors else [])
+            for item in batch:
+                if item.tensor is None:
+                    yield item.index, ImageReadError(paths[item.index], item.error)
+                    continue
                 side = max(item.shape)
-                full = F.interpolate(p[None], size=(side, side), mode="bilinear",
-                                     align_corners=False)[0, 0].cpu().numpy()
-                yield item.index, unpad(full >= 0.5, item.pad, item.shape)
+                full = F.interpolate(next(probs)[None], size=(side, side),
+                                     mode="bilinear", align_corners=False)[0, 0].cpu().numpy()
+                yield item.index, unpad(full, item.pad, item.shape)
 
 
-def _row(record: Record, regions: LungRegions) -> dict[str, Any]:
+def predict_masks(paths: list[Path], model: UNet, size: int, batch_size: int = 8,
+                  workers: int = 2, runtime: Runtime | None = None,
+                  desc: str = "segment", *, tta: bool = False
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+    """Raw lung masks at each image's own resolution, in input order: the probabilities of
+    :func:`predict_probabilities` at 0.5 (the argmax of the two classes).
+
+    Yields:
+        (index into ``paths``, boolean mask with the image's shape).
+
+    Raises:
+        ImageReadError: An image cannot be read (one line naming the file).
+    """
+    for i, prob in predict_probabilities(paths, model, size, batch_size, workers, runtime,
+                                         desc, tta=tta):
+        if isinstance(prob, ImageReadError):
+            raise prob
+        yield i, prob >= 0.5
+
+
+def _flag(value: bool | None) -> str:
+    return "" if value is None else str(int(value))
+
+
+def _row(record: Record, regions: LungRegions, qc: MaskQC) -> dict[str, Any]:
     row: dict[str, Any] = {"filename": record.filename, "mask": mask_name(record.filename),
                            "lung_area_fraction": f"{regions.area_fraction:.5f}",
                            "n_components": regions.n_components,
@@ -100,6 +148,26 @@ def _row(record: Record, regions: LungRegions) -> dict[str, Any]:
     for k, box in enumerate(regions.boxes[:2], start=1):
         for name, v in zip(("x0", "y0", "x1", "y1"), box, strict=True):
             row[f"box{k}_{name}"] = v
+    for k, aspect in enumerate(qc.aspects[:2], start=1):
+        row[f"box{k}_aspect"] = f"{aspect:.3f}"
+    reasons = (["no lung found"] if regions.empty else []) + (
+        [f"area {regions.area_fraction:.3f} outside the plausible range"]
+        if regions.implausible_area else []) + list(qc.reasons)
+    row.update({"raw_components": qc.raw_components,
+                "confidence": "" if np.isnan(qc.confidence) else f"{qc.confidence:.4f}",
+                "implausible_shape": _flag(qc.implausible_shape),
+                "many_components": int(qc.many_components),
+                "low_confidence": int(qc.low_confidence), "unreadable": 0,
+                "flagged": int(regions.bad or qc.flagged), "reason": "; ".join(reasons)})
+    return row
+
+
+def _unreadable_row(record: Record, error: ImageReadError) -> dict[str, Any]:
+    row: dict[str, Any] = {c: "" for c in REGION_COLUMNS}
+    row.update({"filename": record.filename, "lung_area_fraction": "", "n_components": 0,
+                "empty": 0, "one_lung": 0, "implausible_area": 0, "many_components": 0,
+                "low_confidence": 0, "unreadable": 1, "flagged": 1,
+                "reason": f"unreadable: {error.reason}"})
     return row
 
 
@@ -109,19 +177,37 @@ def read_regions(path: str | Path) -> dict[str, dict[str, str]]:
         return {r["filename"]: r for r in csv.DictReader(fh)}
 
 
+def _ranges(qc_ranges: ShapeRanges | Mapping[str, Any] | None) -> ShapeRanges | None:
+    if qc_ranges is None or isinstance(qc_ranges, ShapeRanges):
+        return qc_ranges
+    return ShapeRanges.from_dict(qc_ranges)
+
+
 def predict_dataset(data: CXRDataset, out: str | Path, model: UNet, size: int,
                     batch_size: int = 8, workers: int = 2,
-                    runtime: Runtime | None = None, *, tta: bool = False) -> dict[str, int]:
+                    runtime: Runtime | None = None, *, tta: bool = False,
+                    qc_ranges: ShapeRanges | Mapping[str, Any] | None = None
+                    ) -> dict[str, int]:
     """Segment every image of ``data``; write ``out/masks/`` and ``out/regions.csv``.
 
-    ``tta``: test-time augmentation (see :func:`predict_masks`).
+    ``tta``: test-time augmentation (see :func:`predict_probabilities`). ``qc_ranges``: the
+    model's training shape ranges (``meta["qc_ranges"]`` of
+    :func:`~hideseek.segmentation.load_segmenter`); without them ``implausible_shape`` is left
+    empty. An image that cannot be read gets a row flagged ``unreadable`` with the reason and no
+    mask; the run goes on.
 
     Interrupted runs resume: finished images are listed in ``out/regions.partial.csv`` and
-    skipped on the next call.
+    skipped on the next call (an unreadable image is tried again).
 
     Returns:
-        Counts: images, empty, one_lung, implausible_area, skipped (already done).
+        Counts: images, skipped (already done), and the images flagged empty, one_lung,
+        implausible_area, implausible_shape, many_components, low_confidence, unreadable,
+        flagged (any flag but one_lung).
     """
+    ranges = _ranges(qc_ranges)
+    if ranges is None:
+        log.warning("the segmentation model carries no lung shape ranges: 'implausible_shape' "
+                    "is not judged (regions.csv leaves it empty)")
     out = Path(out)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     partial = out / "regions.partial.csv"
@@ -136,11 +222,15 @@ def predict_dataset(data: CXRDataset, out: str | Path, model: UNet, size: int,
         if new_file:
             writer.writeheader()
         paths = [data.image_path(r) for r in todo]
-        for i, raw in predict_masks(paths, model, size, batch_size, workers, runtime,
-                                    desc="segment predict", tta=tta):
-            regions = postprocess_mask(raw)
-            write_png(out / "masks" / mask_name(todo[i].filename), regions.mask)
-            row = _row(todo[i], regions)
+        for i, prob in predict_probabilities(paths, model, size, batch_size, workers, runtime,
+                                             desc="segment predict", tta=tta):
+            if isinstance(prob, ImageReadError):
+                row = _unreadable_row(todo[i], prob)
+            else:
+                raw = prob >= 0.5
+                regions = postprocess_mask(raw)
+                write_png(out / "masks" / mask_name(todo[i].filename), regions.mask)
+                row = _row(todo[i], regions, assess_prediction(prob, raw, regions, ranges))
             writer.writerow(row)
             done[todo[i].filename] = {k: str(v) for k, v in row.items()}
             fh.flush()
@@ -148,15 +238,18 @@ def predict_dataset(data: CXRDataset, out: str | Path, model: UNet, size: int,
         writer = csv.DictWriter(fh, fieldnames=REGION_COLUMNS)
         writer.writeheader()
         for r in data.records:
-            writer.writerow(done[r.filename])
+            writer.writerow({k: done[r.filename].get(k, "") for k in REGION_COLUMNS})
     partial.unlink()
     rows = [done[r.filename] for r in data.records]
     counts = {"images": len(rows), "skipped": len(data.records) - len(todo)}
-    for flag in ("empty", "one_lung", "implausible_area"):
-        counts[flag] = sum(int(r[flag]) for r in rows)
+    for flag in _COUNTED:
+        counts[flag] = sum(int(r.get(flag) or 0) for r in rows)
     if counts["empty"]:
         log.warning("%d image(s) with no lung found (flagged 'empty' in regions.csv)",
                     counts["empty"])
+    if counts["unreadable"]:
+        log.warning("%d image(s) could not be read (flagged 'unreadable' in regions.csv, no "
+                    "mask written)", counts["unreadable"])
     return counts
 
 

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.datasets import SegmentationDataset
+from hideseek.data.io import image_shape, read_mask
 from hideseek.data.manifest import CXRDataset, Record, write_manifest
 from hideseek.data.split import assign_splits
 from hideseek.engine import (
@@ -33,10 +34,11 @@ from hideseek.segmentation.augment import ExposureAugment, JointAugment
 from hideseek.segmentation.checkpoint import save_segmenter
 from hideseek.segmentation.config import SegTrainConfig, load_seg_config
 from hideseek.segmentation.metrics import dice
+from hideseek.segmentation.qc import measure_ranges
 from hideseek.segmentation.unet import UNet, UNetConfig
 
 __all__ = ["SegTrainConfig", "load_seg_config", "sampling_weights", "split_collections",
-           "train_segmenter"]
+           "train_segmenter", "training_ranges"]
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +117,7 @@ def _build_model(config: SegTrainConfig, rt: Runtime) -> UNet:
 
 
 def _task(config: SegTrainConfig, model: UNet, train: SegmentationDataset,
-          val: SegmentationDataset, rt: Runtime) -> TrainTask:
+          val: SegmentationDataset, rt: Runtime, qc_ranges: dict[str, Any]) -> TrainTask:
     """What is specific to the U-Net: joint augmentation, CE + Dice loss, validation Dice."""
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     val_loader = DataLoader(val, batch_size=config.batch_size, num_workers=config.workers)
@@ -144,7 +146,7 @@ def _task(config: SegTrainConfig, model: UNet, train: SegmentationDataset,
 
     def save_best(path: Path, epoch: int, scores: dict[str, float]) -> None:
         save_segmenter(path, model, config.image_size, epoch=epoch, val_dice=scores["val_dice"],
-                       seed=config.seed)
+                       seed=config.seed, qc_ranges=qc_ranges)
 
     return TrainTask(model=model, optimizer=opt, batches=batches, loss=loss,
                      validate=lambda m: {"val_dice": _val_dice(m, val_loader, rt,
@@ -163,6 +165,16 @@ def split_collections(records: list[Record], fractions: tuple[float, float, floa
         by.setdefault(r.collection, []).append(r)
     split = {r.key: r for c in by for r in assign_splits(by[c], fractions, seed=seed)}
     return [split[r.key] for r in records]
+
+
+def training_ranges(train: SegmentationDataset) -> dict[str, Any]:
+    """The lung shape ranges of the training masks at their own resolution (stored as
+    ``meta["qc_ranges"]`` in every checkpoint: ``segment predict`` flags shapes outside them).
+    """
+    data = train.data
+    masks = (read_mask(train.mask_paths[r.key], image_shape(data.image_path(r)))
+             for r in train.records)
+    return measure_ranges(masks).to_dict()
 
 
 def _write_config(out: Path, config: SegTrainConfig, rt: Runtime, n_train: int,
@@ -215,7 +227,9 @@ def train_segmenter(data: CXRDataset, out: str | Path, config: SegTrainConfig,
                         patience=config.patience, min_delta=config.min_delta,
                         compile=config.compile, keep_state=config.keep_state,
                         desc="segment train")
-    res = run_training(out, _task(config, model, train, val, rt), ecfg, rt, resume=resume)
+    ranges = training_ranges(train)
+    res = run_training(out, _task(config, model, train, val, rt, ranges), ecfg, rt,
+                       resume=resume)
     summary = {"best_epoch": res.best_epoch, "best_val_dice": res.best_score,
                "epochs": config.epochs, "seconds": res.seconds, "n_train": len(train),
                "n_val": len(val), "epochs_run": res.epochs_run,
