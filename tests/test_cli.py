@@ -53,13 +53,14 @@ def test_cam_reads_each_model_once(phantom_lungs: Path, tmp_path: Path,
     def fake_cam(models: dict[str, Any], *a: Any, load: Any, **k: Any) -> dict[str, Any]:
         for m in models.values():
             load(m)
-        return {"method": "gradcam", "n": 0, "split": "test", "representations": {}}
+        return {"method": "gradcam", "n": 0, "split": "test",
+                "representations": {"data": {"per_class": {}}}}
 
     monkeypatch.setattr(explanation, "run_cam", fake_cam)
     monkeypatch.setattr(explanation, "figure3", fake_cam)
     monkeypatch.setattr(explanation, "ratio_plot", lambda path, *a, **k: path)
-    assert main(["cam", "--model", "torchvision:a", "--rep-model", "lungs_removed=timm:b",
-                 "--data", str(phantom_lungs), "--masks", str(phantom_lungs / "masks"),
+    assert main(["cam", str(phantom_lungs), "--model", "torchvision:a", "--rep-model",
+                 "lungs_removed=timm:b", "--masks", str(phantom_lungs / "masks"),
                  "--out", str(tmp_path / "cam"), "--representations",
                  "data,lungs_removed"]) == 0
     assert sorted(reads) == ["timm:b", "torchvision:a"]
@@ -238,3 +239,115 @@ def test_every_json_option_uses_the_one_helper() -> None:
         walk(p, name)
     assert {"evaluate", "audit", "probe-source", "cam", "demo", "segment eval",
             "data check"} <= set(found)
+
+
+# --- one grammar for every command ------------------------------------------------------------
+
+
+def _leaves() -> list[tuple[tuple[str, ...], Any]]:
+    """Every command's parser (those with a handler), with its words."""
+    from hideseek.cli.args import iter_parsers
+
+    return [(words, p) for words, p in iter_parsers(build_parser())
+            if p.get_default("handler") is not None]
+
+
+def test_every_default_is_in_the_help() -> None:
+    import argparse
+
+    from hideseek.cli.args import default_text
+
+    missing = []
+    for words, p in _leaves():
+        p.format_help()  # every help renders
+        for a in p._actions:
+            if not a.option_strings or a.nargs == 0 or a.help == argparse.SUPPRESS:
+                continue
+            if a.default in (None, False, argparse.SUPPRESS):
+                continue
+            if default_text(a.default) not in (a.help or ""):
+                missing.append(f"{' '.join(words)} {a.option_strings[0]}: {a.default!r}")
+    assert not missing, missing
+
+
+def test_train_help_shows_the_recipe_defaults() -> None:
+    from hideseek.classification.config import TrainConfig
+
+    text = " ".join(dict(_leaves())[("train",)].format_help().split())
+    cfg = TrainConfig.model_validate({})
+    for flag, value in (("--arch", cfg.arch), ("--epochs", cfg.epochs),
+                        ("--image-size", cfg.image_size), ("--batch-size", cfg.batch_size),
+                        ("--lr", cfg.lr), ("--seed", cfg.seed), ("--workers", cfg.workers),
+                        ("--fill", cfg.fill), ("--box-margin", cfg.box_margin),
+                        ("--min-delta", cfg.min_delta)):
+        part = text.split(f" {flag} ", 1)[1].split(" --", 1)[0]
+        assert f"(default: {value})" in part, (flag, part)
+    assert "resnet50" in text
+
+
+def test_the_data_argument_is_spelled_one_way() -> None:
+    import argparse
+
+    from hideseek.cli.data_cmds import DATA_HELP
+
+    with_data = set()
+    for words, p in _leaves():
+        for a in p._actions:
+            if "--data" in a.option_strings:
+                assert a.help == argparse.SUPPRESS, words  # the old spelling, hidden
+            elif a.dest == "data":
+                assert not a.option_strings and a.metavar == "DATA", words
+                assert (a.help or "").startswith(DATA_HELP), words
+                with_data.add(" ".join(words))
+    assert {"evaluate", "audit", "cam", "train", "represent", "probe-source", "plant",
+            "data check", "segment predict"} <= with_data
+
+
+def test_the_old_data_option_still_works(phantom_lungs: Path,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    from hideseek.cli.data_cmds import _data
+
+    parser = build_parser()
+    old = parser.parse_args(["audit", "--model", "m", "--data", "d1", "d2", "--masks", "k"])
+    new = parser.parse_args(["audit", "d1", "d2", "--model", "m", "--masks", "k"])
+    assert _data(new) == ["d1", "d2"] and "deprecated" not in caplog.text
+    assert _data(old) == ["d1", "d2"] and "--data is deprecated" in caplog.text
+    with pytest.raises(Exception, match="DATA is required"):
+        _data(parser.parse_args(["audit", "--model", "m", "--masks", "k"]))
+
+
+def test_no_command_offers_a_flag_it_ignores(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    for command in ("evaluate", "audit"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([command, "d", "--model", "m", "--masks", "k",
+                               "--target-layer", "x"])
+        assert "unrecognized arguments: --target-layer" in capsys.readouterr().err
+    args = parser.parse_args(["cam", "d", "--model", "m", "--masks", "k", "--out", "o",
+                              "--target-layer", "layer4"])
+    assert args.target_layer == "layer4"
+
+
+def test_lists_take_commas_and_spaces(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    base = ["represent", "d", "--masks", "k", "--out", "o", "--representations"]
+    commas = parser.parse_args([*base, "data,lungs_removed"]).representations
+    spaces = parser.parse_args([*base, "data", "lungs_removed"]).representations
+    assert commas == spaces == ["data", "lungs_removed"]
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "data,nope"])
+    assert "invalid choice 'nope'" in capsys.readouterr().err
+    cam = ["cam", "d", "--model", "m", "--masks", "k", "--out", "o"]
+    assert parser.parse_args(cam).representations[-1] == "lungs_boxed_out"
+    assert parser.parse_args([*cam, "--representations", "data, lungs_removed"]
+                             ).representations == ["data", "lungs_removed"]
+    spec = parser.parse_args([*cam, "--classes", "a,b", "c", "--input-range=-1,1",
+                              "--map", "a=normal,b=pneumonia", "--map", "c=COVID-19"])
+    assert spec.classes == ["a", "b", "c"] and spec.input_range == [-1.0, 1.0]
+    assert parser.parse_args([*cam, "--input-range", "-1024", "1024"]).input_range == [-1024,
+                                                                                       1024]
+    assert spec.mapping == ["a=normal", "b=pneumonia", "c=COVID-19"]
+    assert parser.parse_args(["demo", "--archs", "resnet18,alexnet"]).archs == ["resnet18",
+                                                                               "alexnet"]
+    assert parser.parse_args(["segment", "crossval", "d", "--out", "o", "--folds", "A,B"]
+                             ).folds == ["A", "B"]

@@ -81,10 +81,10 @@ def test_a_representation_runs_through_the_protocol(pack: Path, tmp_path: Path,
     cfg = _config(pack, tmp_path / "run", architectures=["resnet18"],
                   representations=["data", toy_representation], cam=True)
     res = run_protocol(cfg)
-    assert f"resnet18/{toy_representation}/seed0" in res["cells"]
-    assert toy_representation in res["comparisons"]["resnet18"]["seed0"]
-    assert toy_representation in res["audits"]["resnet18"]["representations"]
-    assert toy_representation in res["cam"]["resnet18"]["representations"]
+    assert f"resnet18/{toy_representation}/seed0" in res.cells
+    assert toy_representation in res.comparisons["resnet18"]["seed0"]
+    assert toy_representation in res.audits["resnet18"].representations
+    assert toy_representation in res.cam["resnet18"].representations
     assert (tmp_path / "run" / "cam" / "resnet18" / "fig3.png").is_file()
 
 
@@ -109,10 +109,10 @@ def test_b_explainer_runs_through_the_protocol(pack: Path, tmp_path: Path) -> No
                                      "the image as its own map"), replace=True)
     res = run_protocol(_config(pack, tmp_path / "run", cam=True, audit=False,
                                cam_method="toy_brightness"))
-    cam = res["cam"][TOY_ARCH]
-    assert cam["method"] == "toy_brightness"
-    assert set(cam["representations"]) == {"data", "lungs_removed"}
-    assert cam["representations"]["data"]["grid"] == "32x32"
+    cam = res.cam[TOY_ARCH]
+    assert cam.method == "toy_brightness"
+    assert set(cam.representations) == {"data", "lungs_removed"}
+    assert cam.representations["data"].grid == "32x32"
 
 
 def test_b_unknown_explainer_is_refused_by_the_config(pack: Path, tmp_path: Path) -> None:
@@ -152,8 +152,8 @@ def test_c_segmenter_kind_runs_through_the_protocol(pack: Path, tmp_path: Path) 
     assert len(SEGMENTER_LOADS) == 1
     masks = sorted((tmp_path / "run" / "segmentation" / "masks").rglob("*.png"))
     assert len(masks) == 48
-    assert sum(1 for row in res["mask_qc"] if row) > 0
-    assert f"{TOY_ARCH}/lungs_removed/seed0" in res["cells"]
+    assert sum(1 for row in res.mask_qc if row) > 0
+    assert f"{TOY_ARCH}/lungs_removed/seed0" in res.cells
 
 
 # (d) a model architecture ---------------------------------------------------------------------
@@ -161,10 +161,10 @@ def test_c_segmenter_kind_runs_through_the_protocol(pack: Path, tmp_path: Path) 
 def test_d_architecture_is_trained_and_audited_by_the_protocol(pack: Path,
                                                                tmp_path: Path) -> None:
     res = run_protocol(_config(pack, tmp_path / "run", cam=True, cam_method="occlusion"))
-    cell = res["cells"][f"{TOY_ARCH}/data/seed0"]
-    assert cell["eval"]["n"] > 0
-    assert res["audits"][TOY_ARCH]["representations"]
-    assert res["cam"][TOY_ARCH]["method"] == "occlusion"
-    assert f"ext/{TOY_ARCH}" in res["verdicts"]
+    cell = res.cell(TOY_ARCH, "data", 0)
+    assert cell.eval.n > 0
+    assert res.audits[TOY_ARCH].representations
+    assert res.cam[TOY_ARCH].method == "occlusion"
+    assert f"ext/{TOY_ARCH}" in res.verdicts
     saved = json.loads((tmp_path / "run" / "verdicts.json").read_text())
     assert saved[f"ext/{TOY_ARCH}"]["verdict"]

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["mean_interval", "patient_counts", "patient_weights"]
+__all__ = ["mean_interval", "patient_counts", "patient_weights", "weighted_auc",
+           "weighted_balanced_accuracy"]
 
 _BLOCK = 1 << 16  # picks drawn and counted at once (replicates x patients)
 
@@ -81,3 +82,28 @@ def mean_interval(values: Sequence[float] | np.ndarray, groups: Sequence[str],
     means = (w @ x) / w.sum(1)
     tail = (1 - level) / 2 * 100
     return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+def weighted_balanced_accuracy(y: np.ndarray, pred: np.ndarray, weights: np.ndarray,
+                               k: int) -> np.ndarray:
+    """Mean recall over the ``k`` classes for each weight row (chance is exactly ``1/k``)."""
+    correct = (y == pred).astype(float)
+    recalls = []
+    for c in range(k):
+        member = (y == c).astype(float)
+        total = weights @ member
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recalls.append((weights @ (member * correct)) / total)
+    return np.nanmean(np.vstack(recalls), axis=0)
+
+
+def weighted_auc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """One-vs-rest AUC (Mann-Whitney, ties count one half) for each weight row."""
+    pos, neg = np.flatnonzero(positive), np.flatnonzero(~positive)
+    if len(pos) == 0 or len(neg) == 0:
+        return np.full(weights.shape[0], np.nan)
+    sp, sn = scores[pos][:, None], scores[neg][None, :]
+    wins = (sp > sn).astype(float) + 0.5 * (sp == sn)
+    wp, wn = weights[:, pos], weights[:, neg]
+    num = ((wp @ wins) * wn).sum(1)
+    return np.asarray(num / (wp.sum(1) * wn.sum(1)))

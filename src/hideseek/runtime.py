@@ -7,15 +7,11 @@ import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from hideseek.errors import HideseekError
-
-__all__ = ["Runtime", "cpu_supports_bf16", "load_checkpoint_file", "seed_everything"]
+__all__ = ["Runtime", "cpu_supports_bf16", "seed_everything"]
 
 
 def cpu_supports_bf16() -> bool:
@@ -31,35 +27,6 @@ def cpu_supports_bf16() -> bool:
     except OSError:
         return False
     return any(f in flags for f in (" avx512_bf16", " amx_bf16"))
-
-
-def load_checkpoint_file(path: str | Path, what: str = "model") -> tuple[Path, Any]:
-    """Load a checkpoint safely (``weights_only=True``) on the CPU.
-
-    Args:
-        path: A file, or a training folder (its ``best.pt``).
-        what: Named in the errors ("segmentation model", ...).
-
-    Returns:
-        The resolved file and its content.
-
-    Raises:
-        HideseekError: Missing or unreadable file, or a format version newer than this
-            hideseek reads (:data:`hideseek.engine.CHECKPOINT_VERSION`).
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
-    if not path.is_file():
-        raise HideseekError(f"{path}: {what} not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise HideseekError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
-    from hideseek.engine.checkpoint import check_version
-
-    check_version(path, ckpt)
-    return path, ckpt
 
 
 def seed_everything(seed: int) -> None:

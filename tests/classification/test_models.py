@@ -19,6 +19,7 @@ from hideseek.classification.models import (
     target_layer,
 )
 from hideseek.errors import HideseekError
+from hideseek.task import COVID_TASK, Task
 
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
@@ -84,7 +85,16 @@ def test_config_presets_yaml_and_errors(tmp_path: Path) -> None:
     default = load_train_config()
     assert (default.image_size, default.batch_size, default.lr, default.epochs) == (
         224, 32, 1e-4, 20)
-    assert default.class_weights == [1.0, 1.0, 4.0] and not default.augment.hflip
+    assert default.class_weights is None and not default.augment.hflip
+    assert default.loss_weights(COVID_TASK) == [1.0, 1.0, 4.0]  # the paper's, by name
+    binary = Task(("normal", "tuberculosis"))
+    assert default.loss_weights(binary) == [1.0, 1.0]
+    named = load_train_config(class_weights={"tuberculosis": 3})
+    assert named.loss_weights(binary) == [1.0, 3.0]
+    with pytest.raises(ValueError, match="class_weights has 3 values"):
+        load_train_config(class_weights=[1, 1, 4]).loss_weights(binary)
+    with pytest.raises(ValueError, match="names covid"):
+        load_train_config(class_weights={"covid": 2}).loss_weights(binary)
     y = tmp_path / "c.yaml"
     y.write_text("arch: vgg11\nepochs: 3\naugment:\n  rotation: 5\n")
     cfg = load_train_config(y, epochs=2)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from hideseek.classification.audit import audit
 from hideseek.classification.config import load_train_config
-from hideseek.classification.evaluate import audit, evaluate
+from hideseek.classification.evaluate import evaluate
 from hideseek.classification.probe import probe_source
 from hideseek.classification.train import train_classifier
 from hideseek.cli.main import main

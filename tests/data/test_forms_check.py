@@ -40,12 +40,18 @@ def test_imagefolder_layout(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
     assert "6 of 6 images have no patient_id" in caplog.text
 
 
-def test_folder_with_non_label_subfolders_needs_a_manifest(tmp_path: Path) -> None:
+def test_any_subfolder_names_are_labels_and_a_near_preset_is_said(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     _imagefolder(tmp_path)
     _img(tmp_path / "xrays_extra" / "a.png")
-    with pytest.raises(DataError, match="xrays_extra are not labels"):
-        load_dataset(tmp_path)
-    assert load_dataset(tmp_path, require_label=False).form == "folder"
+    with caplog.at_level(logging.WARNING):
+        data = load_dataset(tmp_path)
+    assert data.task is not None and data.task.classes == (
+        "COVID19", "normal", "Pneumonia", "xrays_extra")
+    assert "'xrays_extra'" in caplog.text and "--labels" in caplog.text
+    with pytest.raises(DataError, match="unknown label.*xrays_extra"):
+        load_dataset(tmp_path, task="covid")
+    assert len(load_dataset(tmp_path, require_label=False)) == 7
 
 
 def test_bare_folder_without_labels(tmp_path: Path) -> None:
@@ -113,9 +119,12 @@ def test_data_check_reports_every_kind_in_one_run(tmp_path: Path) -> None:
     root = _messy_pack(tmp_path)
     with pytest.raises(DataError, match=r"\.\./escape\.png"):
         load_dataset(root)  # strict loading still stops
-    report = check_path(root)
+    report = check_path(root, task="covid")  # a declared task: 'bronchitis' is unknown
+    assert "label" in {p.kind for p in report.problems}
+    report = check_path(root)  # undeclared: the task is read from the labels
     kinds = {p.kind for p in report.problems}
-    assert {"name", "duplicate", "label", "missing file"} <= kinds
+    assert {"name", "duplicate", "missing file"} <= kinds and "label" not in kinds
+    assert report.task is not None and "bronchitis" in report.task.classes
     assert "trunc.png" in report.unreadable  # the image problem, in the same run
     assert report.overlap == {"p2": ["test", "train"]}
     assert report.missing_patient_ids == 0  # nopid.png is missing, so dropped before
@@ -221,7 +230,8 @@ def test_a_tiny_or_empty_test_split_is_a_warning(tmp_path: Path) -> None:
 def test_check_json_holds_the_whole_report(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     messy = _messy_pack(tmp_path / "messy")
-    assert main(["data", "check", str(messy), "--json", str(tmp_path / "c.json")]) == 1
+    assert main(["data", "check", str(messy), "--labels", "covid", "--json",
+                 str(tmp_path / "c.json")]) == 1
     report = _strict_json((tmp_path / "c.json").read_text())
     assert report["status"] == "problems found" and report["passed"] is False
     problems = report["problems"]

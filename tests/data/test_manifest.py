@@ -34,13 +34,18 @@ def test_pack_loads(tmp_path: Path) -> None:
     assert data.records[0].patient_id == "p1" and data.records[0].source == "unknown"
 
 
-def test_every_label_typo_is_listed(tmp_path: Path) -> None:
+def test_every_label_typo_is_listed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = _pack(tmp_path, ["a.png,pneumnia,p1", "b.png,normal,p2", "c.png,covd,p3"],
                  ["a.png", "b.png", "c.png"])
-    with pytest.raises(DataError) as err:
-        load_dataset(root)
+    with pytest.raises(DataError) as err:  # a declared task knows its labels
+        load_dataset(root, task="covid")
     msg = str(err.value)
     assert "'pneumnia'" in msg and "'covd'" in msg and "line 2" in msg and "line 4" in msg
+    with caplog.at_level("WARNING"):  # undeclared: read as written, and said
+        data = load_dataset(root)
+    assert data.task is not None and data.task.classes == ("covd", "normal", "pneumnia")
+    assert "'pneumnia' looks like 'pneumonia'" in caplog.text
+    assert "'covd' looks like 'COVID-19'" in caplog.text
 
 
 @pytest.mark.parametrize("name", ["../etc/passwd.png", "/abs/x.png", "a/../../b.png"])
@@ -91,8 +96,8 @@ def test_covidx_split_files(tmp_path: Path) -> None:
 
 def test_binary_covidx_labels_say_what_negative_means(tmp_path: Path,
                                                        caplog: pytest.LogCaptureFixture) -> None:
-    """COVIDx CXR-2 and later label images positive / negative: 'negative' holds normal and
-    non-COVID pneumonia images, so reading it as 'normal' is said, with the count."""
+    """COVIDx CXR-2 and later label images positive / negative: a binary task (negative,
+    COVID-19), and what 'negative' holds is said."""
     images = tmp_path / "imgs" / "train"
     images.mkdir(parents=True)
     for f in ("a.png", "b.png", "c.png"):
@@ -101,8 +106,11 @@ def test_binary_covidx_labels_say_what_negative_means(tmp_path: Path,
                                         "p3 c.png negative rsna\n")
     with caplog.at_level("WARNING"):
         data = load_dataset(tmp_path / "train.txt", images=tmp_path / "imgs")
-    assert [r.label for r in data.records] == ["normal", "COVID-19", "normal"]
-    assert "2 images labelled 'negative'" in caplog.text and "not COVID-19" in caplog.text
+    assert data.task is not None and data.task.classes == ("negative", "COVID-19")
+    assert [r.label for r in data.records] == ["negative", "COVID-19", "negative"]
+    assert data.task.primary == "COVID-19"
+    assert "labelled 'positive' are read as 'COVID-19'" in caplog.text
+    assert "'negative' holds normal and non-COVID pneumonia" in caplog.text
 
 
 def test_covidx_malformed_line(tmp_path: Path) -> None:

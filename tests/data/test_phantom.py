@@ -9,7 +9,18 @@ import pytest
 
 from hideseek.cli.main import main
 from hideseek.data import load_dataset, read_image, read_mask
-from hideseek.data.phantom import SITES, PhantomConfig, make_phantom, write_phantom_dataset
+from hideseek.data.phantom import (
+    BINARY_CLASSES,
+    FINDING_ANSWERS,
+    FINDING_PREVALENCE,
+    FINDINGS,
+    FINDINGS_SCENARIO,
+    SITES,
+    PhantomConfig,
+    make_findings_phantom,
+    make_phantom,
+    write_phantom_dataset,
+)
 
 
 def test_deterministic_per_seed(tmp_path: Path) -> None:
@@ -125,3 +136,107 @@ def test_covid_source_marks_covid_only_and_keeps_lung_evidence() -> None:
     assert d_marker[~mask].sum() > 5.0 and d_marker[mask].sum() < 0.5  # marker, no lesions
     d_lesion = np.abs(pneu - normal)
     assert d_lesion[mask].sum() > 5.0 and d_lesion[~mask].sum() < 0.05 * d_lesion[mask].sum()
+
+
+# --- the binary and multi-label tasks -------------------------------------------------------
+
+
+def test_binary_phantoms_read_as_a_binary_task_and_draw_abnormal_as_covid(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = PhantomConfig(scenario="both", n=12, size=32, seed=4, task="binary")
+    write_phantom_dataset(tmp_path / "b", cfg)
+    with caplog.at_level("WARNING"):
+        data = load_dataset(tmp_path / "b")
+    assert "looks like" not in caplog.text  # 'abnormal' is another word, not a typo of 'normal'
+    assert data.task is not None and data.task.kind == "multiclass"
+    assert set(data.task.classes) == set(BINARY_CLASSES) and data.task.primary is None
+    labels = [r.label for r in data.records]
+    assert labels.count("normal") == labels.count("abnormal") == 6
+    assert {r.source for r in data.records if r.label == "abnormal"} == {"site_c"}
+    assert {r.source for r in data.records if r.label == "normal"} == {"site_a"}
+    # the image of an abnormal phantom is the three-class COVID-19 phantom of its seed and index
+    i, r = next((i, r) for i, r in enumerate(data.records) if r.label == "abnormal")
+    expected, _ = make_phantom("COVID-19", "both", "site_c", 32, np.random.default_rng([4, i]))
+    np.testing.assert_allclose(read_image(data.image_path(r)), expected, atol=1 / 255)
+
+
+def test_binary_sources_and_covid_source(tmp_path: Path) -> None:
+    write_phantom_dataset(tmp_path / "u", PhantomConfig(scenario="shortcut", n=40, size=32,
+                                                        correlation=0.0, task="binary"))
+    sources = {r.source for r in load_dataset(tmp_path / "u").records}
+    assert sources == {"site_a", "site_c"}  # uncorrelated: one of the two classes' sites
+    write_phantom_dataset(tmp_path / "c", PhantomConfig(scenario="covid_source", n=8, size=32,
+                                                        task="binary"))
+    data = load_dataset(tmp_path / "c")
+    assert {r.source for r in data.records if r.label == "abnormal"} == {"site_c"}
+    assert {r.source for r in data.records if r.label == "normal"} == {"site_a"}
+
+
+def test_multilabel_phantoms_findings_per_patient_independent(tmp_path: Path) -> None:
+    write_phantom_dataset(tmp_path / "m", PhantomConfig(n=600, size=32, seed=3,
+                                                        task="multilabel"))
+    header = (tmp_path / "m" / "manifest.csv").read_text().splitlines()[0].split(",")
+    assert header[:2] == ["filename", "labels"]
+    data = load_dataset(tmp_path / "m")
+    assert data.task is not None and data.task.multilabel
+    assert set(data.task.classes) == set(FINDINGS)
+    by_patient: dict[str, set[str]] = {}
+    for r in data.records:
+        by_patient.setdefault(r.patient_id, set()).add(r.label or "")
+    assert len(by_patient) == 300 and all(len(v) == 1 for v in by_patient.values())
+    y = np.array([[f in r.findings for f in FINDINGS] for r in data.records[::2]], dtype=float)
+    assert np.all(np.abs(y.mean(0) - FINDING_PREVALENCE) < 0.1)  # 3.5 standard errors
+    corr = np.corrcoef(y.T)[np.triu_indices(3, 1)]
+    assert np.all(np.abs(corr) < 0.2)
+    assert (~y.astype(bool).any(1)).sum() > 30  # images with no finding (empty labels)
+    assert set(FINDING_ANSWERS) == set(FINDINGS)
+
+
+def test_multilabel_evidence_sits_where_each_finding_says() -> None:
+    def draw(findings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        return make_findings_phantom(findings, 128, np.random.default_rng(11), evidence=1.0)
+
+    none, mask = draw([])
+    diffs = {f: np.abs(draw([f])[0] - none) for f in FINDINGS}
+    assert diffs["opacity"][mask].sum() > 5.0
+    assert diffs["opacity"][~mask].sum() < 0.05 * diffs["opacity"][mask].sum()
+    assert diffs["marker"][~mask].sum() > 5.0
+    assert diffs["marker"][mask].sum() == pytest.approx(0.0, abs=1e-3)
+    assert diffs["mixed"][mask].sum() > 5.0 and diffs["mixed"][~mask].sum() > 5.0
+    # each finding has its own random stream: adding one does not move another's evidence
+    both = np.abs(draw(["opacity", "marker"])[0] - none)
+    np.testing.assert_allclose(both, np.abs(diffs["opacity"] + (draw(["marker"])[0] - none)),
+                               atol=0.05)
+    with pytest.raises(ValueError, match="unknown finding"):
+        draw(["nodule"])
+
+
+def test_phantom_task_and_scenario_validation() -> None:
+    assert PhantomConfig().scenario == "lungs"
+    assert PhantomConfig(task="multilabel").scenario == FINDINGS_SCENARIO
+    assert PhantomConfig(task="binary").scenario == "lungs"
+    with pytest.raises(ValueError, match="own scenario"):
+        PhantomConfig(task="multilabel", scenario="shortcut")
+    with pytest.raises(ValueError, match="multilabel task"):
+        PhantomConfig(scenario=FINDINGS_SCENARIO)
+    with pytest.raises(ValueError, match="unknown phantom task"):
+        PhantomConfig(task="ordinal")
+
+
+def test_cli_phantom_tasks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hideseek.cli.data_cmds import PHANTOM_TASKS
+    from hideseek.data.phantom import PHANTOM_TASKS as LIBRARY_TASKS
+
+    assert PHANTOM_TASKS == LIBRARY_TASKS
+    assert main(["phantom", "--task", "multilabel", "--n", "10", "--size", "32",
+                 "--out", str(tmp_path / "m")]) == 0
+    data = load_dataset(tmp_path / "m")
+    assert data.task is not None and data.task.multilabel
+    assert "--task multilabel" in (tmp_path / "m" / "README.md").read_text()
+    assert main(["phantom", "--task", "binary", "--scenario", "shortcut", "--n", "6",
+                 "--size", "32", "--out", str(tmp_path / "b")]) == 0
+    assert {r.label for r in load_dataset(tmp_path / "b").records} == set(BINARY_CLASSES)
+    capsys.readouterr()
+    assert main(["phantom", "--task", "multilabel", "--scenario", "shortcut", "--n", "6",
+                 "--out", str(tmp_path / "x")]) == 1
+    assert "own scenario" in capsys.readouterr().err

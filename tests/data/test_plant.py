@@ -214,7 +214,7 @@ def test_unlabelled_folder_with_separate_masks(phantoms: Path, tmp_path: Path) -
     with pytest.raises(PlantError, match="have no label; pass --relabel"):
         plant_dataset(data, phantoms / "masks", tmp_path / "p1", PlantConfig())
     result = plant_dataset(data, phantoms / "masks", tmp_path / "p2", PlantConfig(relabel=True))
-    assert result.n_images == 30 and result.counts["positive"]["marked"] == 8
+    assert result.n_images == 30 and result.counts["planted"]["marked"] == 8
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -22,8 +22,9 @@ SEG_TINY = {"image_size": 32, "depth": 3, "base": 4, "batch_size": 8, "lr": 3e-3
 
 
 def test_classifier_early_stopping_is_recorded(phantom_lungs: Path, tmp_path: Path) -> None:
-    # No accuracy can rise by more than 1: epoch 1 improves on nothing, epoch 2 cannot.
-    cfg = load_train_config(epochs=6, patience=1, min_delta=1.0, **TINY)
+    # No accuracy can rise by more than 1: epoch 1 improves on nothing, epoch 2 cannot. The
+    # config says it wants no minimum and no smoothing (min_epochs 1, smooth 1).
+    cfg = load_train_config(epochs=6, patience=1, min_delta=1.0, min_epochs=1, smooth=1, **TINY)
     s = train_classifier(load_dataset(phantom_lungs), tmp_path / "run", cfg,
                          cache_dir=tmp_path / "c")
     assert s["epochs_run"] == 2 and s["best_epoch"] in (1, 2)
@@ -36,6 +37,12 @@ def test_classifier_early_stopping_is_recorded(phantom_lungs: Path, tmp_path: Pa
     assert not (tmp_path / "run" / "last.pt").exists() and (tmp_path / "run" / "best.pt").is_file()
     assert json.loads((tmp_path / "run" / "finished.json").read_text())["stopped_early_at"] == 2
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["patience"] == 1
+    assert s["convergence"]["stopped_early_at"] == 2 and len(s["convergence"]["curve"]) == 2
+    # By default early stopping waits: never before a third of the epochs (at least 3).
+    waited = train_classifier(load_dataset(phantom_lungs), tmp_path / "waited",
+                              load_train_config(epochs=6, patience=1, min_delta=1.0, **TINY),
+                              cache_dir=tmp_path / "c")
+    assert waited["epochs_run"] == 3 and waited["early_stopping"]["stopped_at_epoch"] == 3
 
 
 def test_early_stopping_is_off_by_default() -> None:

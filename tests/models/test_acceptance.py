@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import torch
 
+from hideseek.classification.audit import audit
 from hideseek.classification.checkpoint import load_classifier
 from hideseek.classification.config import load_train_config
-from hideseek.classification.evaluate import Predictions, audit
+from hideseek.classification.evaluate import Predictions
 from hideseek.classification.train import train_classifier
 from hideseek.data import load_dataset
 from hideseek.data.phantom import PhantomConfig, write_phantom_dataset

@@ -98,8 +98,8 @@ def test_exported_models_get_occlusion_and_onnx_gradcam_is_refused(
 def test_cli_cam_refuses_onnx_gradcam_with_the_reason(
         exported: dict[str, Path], pack: Path, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["cam", "--model", str(exported["onnx"]), "--spec", str(exported["yaml"]),
-                 "--data", str(pack), "--masks", str(pack / "masks"), "--out",
+    code = main(["cam", str(pack), "--model", str(exported["onnx"]), "--spec",
+                 str(exported["yaml"]), "--masks", str(pack / "masks"), "--out",
                  str(tmp_path / "o"), "--representations", "data"])
     err = capsys.readouterr().err
     assert code == 1 and "Grad-CAM needs a PyTorch module" in err and "Traceback" not in err
@@ -121,7 +121,7 @@ def test_cli_target_layer_names_a_layer_or_lists_the_candidates(
         pack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["cam", "--model", "xrv:densenet121-res224-all", "--map", "Pneumonia=pneumonia",
             "--map", "Lung Opacity=COVID-19", "--normal", "one_minus_max", "--input-size",
-            str(SIZE), "--data", str(pack), "--masks", str(pack / "masks"),
+            str(SIZE), str(pack), "--masks", str(pack / "masks"),
             "--representations", "data", "--max-images", "6", "--n-boot", "10",
             "--device", "cpu", "--no-amp"]
     assert main([*base, "--out", str(tmp_path / "bad"), "--target-layer", "features.nope"]) == 1

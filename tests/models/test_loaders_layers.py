@@ -33,10 +33,14 @@ def _spec(size: int = 32, **kw: Any) -> ModelSpec:
 
 def test_torchvision_timm_and_xrv_by_name(caplog: pytest.LogCaptureFixture) -> None:
     x = torch.rand(2, 1, 40, 40)
-    tv = load_model("torchvision:resnet18", _spec(channels=3), pretrained=False)
+    with pytest.raises(HideseekError, match="1000 outputs but the spec declares 3.*"
+                       "--num-classes 3"):
+        load_model("torchvision:resnet18", _spec(channels=3), pretrained=False)
+    tv = load_model("torchvision:resnet18", ModelSpec(classes=OURS, num_classes=3,
+                                                      input={"size": 32}),  # type: ignore[arg-type]
+                    pretrained=False)
     assert isinstance(tv.module, torchvision.models.ResNet) and tv.input.channels == 3
-    with pytest.raises(HideseekError, match="1000 outputs but the spec declares 3"):
-        tv.predict_proba(x)
+    assert tv.predict_proba(x).shape == (2, 3)
     tm = load_model("timm:resnet10t", ModelSpec(classes=[str(i) for i in range(1000)],
                                                 mapping={"0": "normal", "1": "pneumonia",
                                                          "2": "COVID-19"},

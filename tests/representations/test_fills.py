@@ -33,7 +33,7 @@ def pair(phantom_lungs: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_builtin_fills_are_registered() -> None:
-    assert FILLS == ("zero", "mean", "blur", "linear")
+    assert FILLS == ("zero", "mean", "blur", "linear", "texture")
     assert set(FILLS) <= set(fill_names())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hideseek.classification.models.registry import ARCHITECTURES
 from hideseek.engine.schedule import Schedule
 from hideseek.errors import HideseekError
-from hideseek.representations.registry import check_representations
-from hideseek.representations.transforms import FILLS
-from hideseek.validation import all_of, config_error
+from hideseek.representations.registry import check_fill, check_representations
+from hideseek.task import Task, parse_task, task_config
+from hideseek.validation import config_error
 
 __all__ = ["PRESETS", "AugmentConfig", "TrainConfig", "config_from_meta", "load_train_config"]
 
@@ -54,21 +55,39 @@ class TrainConfig(BaseModel):
     #: Learning-rate schedule per epoch: ``constant`` (the paper) or ``cosine`` (to 1% of lr).
     lr_schedule: Schedule = "constant"
     epochs: int = Field(20, ge=1)
-    class_weights: list[float] = [1.0, 1.0, 4.0]
-    sampler: Literal["balanced", "covid_fraction", "shuffle"] = "balanced"
+    #: The task (classes or findings, kind, primary, aliases): a preset name, a list of
+    #: classes or a mapping (:func:`hideseek.task.parse_task`); None: read from the data.
+    task: dict[str, Any] | None = None
+    #: Loss weight per class (multi-label: per finding), by name (``{COVID-19: 4}``; unnamed
+    #: classes 1) or in class order; None: the paper's 1, 1, 4 under the COVID preset
+    #: (COVID-19 weighted 4), 1 for every class otherwise.
+    class_weights: list[float] | dict[str, float] | None = None
+    #: ``balanced``: every class (multi-label: every finding, rare ones too) drawn equally
+    #: often; ``primary_fraction``: the primary class drawn with ``primary_fraction`` (the
+    #: COVID-Net recipe; ``covid_fraction`` is its old name); ``shuffle``: each image once.
+    sampler: Literal["balanced", "primary_fraction", "covid_fraction", "shuffle"] = "balanced"
+    primary_fraction: float | None = Field(default=None, gt=0, lt=1)
     covid_fraction: float = 0.3
     pretrained: bool = True
     augment: AugmentConfig = AugmentConfig()
     seed: int = 0
     split_seed: int | None = None  # seed of the train/val/test split; None: ``seed``
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
-    select_metric: Literal["accuracy", "balanced_accuracy", "loss"] = "accuracy"
+    #: Validation score that selects the checkpoint (``auc``: macro AUC; multi-label tasks
+    #: read ``accuracy`` / ``balanced_accuracy`` as macro AUC).
+    select_metric: Literal["accuracy", "balanced_accuracy", "loss", "auc"] = "accuracy"
     target: Literal["label", "source"] = "label"
     workers: int = 0
     #: Early stopping: epochs without validation improvement (select_metric); None: off.
     patience: int | None = Field(default=None, ge=1)
     #: Early stopping: least improvement of the selection score that counts.
     min_delta: float = Field(default=0.0, ge=0)
+    #: Early stopping: never before this epoch; None: a third of ``epochs`` (at least 3) when
+    #: ``patience`` is set.
+    min_epochs: int | None = Field(default=None, ge=1)
+    #: Epochs averaged into the validation score that early stopping watches and the
+    #: checkpoint is selected on; None: 3 when ``patience`` is set, else 1 (each epoch's own).
+    smooth: int | None = Field(default=None, ge=1)
     #: Train through torch.compile (see docs: it pays on GPUs, not on small CPU runs).
     compile: bool = False
     #: Write the resumable state (``last.pt``) every this many epochs.
@@ -97,8 +116,58 @@ class TrainConfig(BaseModel):
     @field_validator("fill")
     @classmethod
     def _fill(cls, v: str) -> str:
-        all_of([v], FILLS, "fill")
+        check_fill(v)
         return v
+
+    @field_validator("task", mode="before")
+    @classmethod
+    def _task(cls, v: Any) -> dict[str, Any] | None:
+        task = parse_task(v)
+        return None if task is None else task_config(task)
+
+    def declared_task(self) -> Task | None:
+        """The declared task (None: read it from the data)."""
+        return None if self.task is None else parse_task(self.task)
+
+    def stopping(self) -> tuple[int, int]:
+        """``(min_epochs, smooth)`` as the engine applies them: with early stopping on, a
+        model is not stopped in its first third (at least 3 epochs) and is judged on a
+        3-epoch mean, unless the config says otherwise; without it, neither applies."""
+        if self.patience is None:
+            return self.min_epochs or 0, self.smooth or 1
+        floor = min(self.epochs, max(3, math.ceil(self.epochs / 3)))
+        return (self.min_epochs if self.min_epochs is not None else floor,
+                self.smooth if self.smooth is not None else 3)
+
+    @property
+    def fraction_of_primary(self) -> float:
+        """The primary class's share of the draws (``primary_fraction``, else the old
+        ``covid_fraction``)."""
+        return self.primary_fraction if self.primary_fraction is not None \
+            else self.covid_fraction
+
+    def loss_weights(self, task: Task) -> list[float]:
+        """The per-class (per-finding) loss weights for ``task``.
+
+        Raises:
+            ValueError: A weight names no class of the task, or a list of the wrong length.
+        """
+        w = self.class_weights
+        if w is None:
+            return [4.0 if task.name == "covid" and c == "COVID-19" else 1.0
+                    for c in task.classes]
+        if isinstance(w, list):
+            if len(w) != task.n_classes:
+                raise ValueError(f"class_weights has {len(w)} values for the {task.n_classes} "
+                                 f"{task.words} {', '.join(task.classes)}; name them "
+                                 "instead, e.g. {" + f"{task.classes[-1]}: 2" + "}")
+            return [float(x) for x in w]
+        named = {task.normalise(k): float(v) for k, v in w.items()}
+        unknown = [k for k in w if task.normalise(k) is None]
+        if unknown:
+            raise ValueError(f"class_weights names {', '.join(unknown)}, not {task.words} of "
+                             f"the task ({', '.join(task.classes)})")
+        return [named.get(c, 1.0) for c in task.classes]
 
 
 #: Named recipes. ``paper``: AlexNet / VGG / ResNet; ``covidnet``: the COVID-Net recipe.

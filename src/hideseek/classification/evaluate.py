@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from hideseek.classification.checkpoint import KIND as CHECKPOINT_KIND
 from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset, usable_records
 from hideseek.classification.models.registry import Classifier
 from hideseek.classification.results import Estimate, EvalResult, Metrics, SourceMetrics
-from hideseek.classification.stats import classification_metrics, wilson
+from hideseek.classification.stats import classification_metrics, multilabel_metrics, wilson
 from hideseek.data.cache import default_cache_dir
-from hideseek.data.manifest import CXRDataset, Record
+from hideseek.data.manifest import CXRDataset, Record, retask
 from hideseek.errors import HideseekError
 from hideseek.formatting import format_value_ci
 from hideseek.jsonio import to_json
@@ -25,56 +26,87 @@ from hideseek.models.loaders import resolve_model
 from hideseek.models.spec import ModelSpec
 from hideseek.progress import progress
 from hideseek.runtime import Runtime
+from hideseek.task import Task
 
-__all__ = ["Predictions", "evaluate", "format_cell", "format_sources", "format_table",
-           "select_records"]
+__all__ = ["Predictions", "bind_task", "evaluate", "format_cell", "format_sources",
+           "format_table", "representation_predictions", "select_records"]
 
 log = logging.getLogger(__name__)
 
 
-def __getattr__(name: str) -> Any:
-    # ``audit`` moved to classification/audit.py (which imports this module); importing it here
-    # lazily keeps ``from hideseek.classification.evaluate import audit`` working without a cycle.
-    if name == "audit":
-        from hideseek.classification.audit import audit
-
-        return audit
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class Predictions:
-    """Predictions of one model on one representation of a test set."""
+    """Predictions of one model on one representation of a test set.
 
-    def __init__(self, records: list[Record], targets: list[int], prob: np.ndarray,
-                 classes: list[str]) -> None:
+    Attributes:
+        y: True class index per image; multi-label: N x K findings (1, 0, NaN uncertain).
+        pred: Predicted class index; multi-label: N x K booleans (probability >= 0.5).
+        multilabel: The task is multi-label.
+        task: The task of the labels and outputs (None: a source probe).
+    """
+
+    def __init__(self, records: list[Record], targets: list[Any], prob: np.ndarray,
+                 classes: list[str], multilabel: bool = False,
+                 task: Task | None = None) -> None:
         self.records, self.prob, self.classes = records, prob, classes
-        self.y = np.asarray(targets, dtype=np.int64)
-        self.pred = prob.argmax(1) if len(prob) else np.zeros(0, dtype=np.int64)
+        self.multilabel, self.task = multilabel, task
+        if multilabel:
+            self.y = np.vstack(targets).astype(np.float64) if len(targets) else \
+                np.zeros((0, len(classes)))
+            self.pred = prob >= 0.5
+        else:
+            self.y = np.asarray(targets, dtype=np.int64)
+            self.pred = prob.argmax(1) if len(prob) else np.zeros(0, dtype=np.int64)
+
+    def correct(self) -> np.ndarray:
+        """Per image: right (multiclass); multi-label: the share of its known findings right."""
+        if not self.multilabel:
+            return np.asarray(self.pred == self.y)
+        known = ~np.isnan(self.y)
+        hits = (self.pred == (self.y > 0)) & known
+        return np.asarray(hits.sum(1) / np.maximum(known.sum(1), 1))
 
     def metrics(self, n_boot: int = 1000, seed: int = 0) -> Metrics:
         """Metrics with intervals (patients resampled) plus a per-source breakdown."""
-        m = classification_metrics(self.y, self.pred, self.classes, self.prob,
-                                   [r.patient_id for r in self.records], n_boot, seed)
+        groups = [r.patient_id for r in self.records]
+        if self.multilabel:
+            m = multilabel_metrics(self.y, self.prob, self.classes, groups, n_boot, seed)
+        else:
+            m = classification_metrics(self.y, self.pred, self.classes, self.prob, groups,
+                                       n_boot, seed)
         by_source = {}
+        right = self.correct()
         for source in sorted({r.source for r in self.records}):
             idx = np.array([i for i, r in enumerate(self.records) if r.source == source])
-            correct = int((self.pred[idx] == self.y[idx]).sum())
+            correct = float(right[idx].sum())
+            counts = ({c: int(np.nansum(self.y[idx, k] > 0)) for k, c in enumerate(self.classes)}
+                      if self.multilabel else
+                      {c: int((self.y[idx] == k).sum()) for k, c in enumerate(self.classes)})
             by_source[source] = SourceMetrics(
-                len(idx), Estimate(correct / len(idx), wilson(correct, len(idx))),
-                {c: int((self.y[idx] == k).sum()) for k, c in enumerate(self.classes)})
+                len(idx), Estimate(correct / len(idx), wilson(round(correct), len(idx))), counts)
         return replace(m, per_source=by_source)
 
     def write_csv(self, path: str | Path) -> None:
-        """One row per image: file, patient, source, label, prediction, probabilities."""
+        """One row per image: file, patient, source, label, prediction, probabilities
+        (multi-label: ``A|B`` findings, and one ``y_<finding>`` column each: 1, 0, or empty
+        when uncertain)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="") as fh:
             w = csv.writer(fh)
+            truth = [f"y_{c}" for c in self.classes] if self.multilabel else []
             w.writerow(["filename", "patient_id", "source", "label", "prediction",
-                        *(f"p_{c}" for c in self.classes)])
+                        *(f"p_{c}" for c in self.classes), *truth])
             for r, y, p, pr in zip(self.records, self.y, self.pred, self.prob, strict=True):
-                w.writerow([r.filename, r.patient_id, r.source, self.classes[y],
-                            self.classes[p], *(f"{v:.5f}" for v in pr)])
+                if self.multilabel:
+                    names = [self._findings(y > 0), self._findings(p),
+                             *(f"{v:.5f}" for v in pr),
+                             *("" if np.isnan(v) else str(int(v)) for v in y)]
+                else:
+                    names = [self.classes[y], self.classes[p], *(f"{v:.5f}" for v in pr)]
+                w.writerow([r.filename, r.patient_id, r.source, *names])
+
+    def _findings(self, flags: np.ndarray) -> str:
+        return "|".join(c for c, f in zip(self.classes, flags, strict=True) if f)
 
 
 def _stem(filename: str) -> str:
@@ -138,6 +170,25 @@ def select_records(data: CXRDataset, model_dir: Path | None, split: str, *,
     return list(data.records)
 
 
+def bind_task(adapter: ModelAdapter, data: CXRDataset) -> tuple[ModelAdapter, CXRDataset]:
+    """The model and the data on one task.
+
+    A hideseek checkpoint knows its task: the data's labels are read as its classes. A model
+    trained elsewhere answers the data's task: each output counts for the class its mapping or
+    its name gives (:meth:`~hideseek.models.adapter.ModelAdapter.bind`).
+
+    Raises:
+        HideseekError: Labels the model's task does not know, or outputs that cannot give the
+            data's classes.
+    """
+    if adapter.spec.target != "label":
+        return adapter, data
+    if adapter.meta.get("kind") == CHECKPOINT_KIND or data.task is None:
+        task = adapter.own_task
+        return adapter.bind(task), retask(data, task)
+    return adapter.bind(data.task), data
+
+
 def _adapter_proba(adapter: ModelAdapter, ds: Any, batch_size: int, desc: str) -> np.ndarray:
     from torch.utils.data import DataLoader
 
@@ -147,15 +198,18 @@ def _adapter_proba(adapter: ModelAdapter, ds: Any, batch_size: int, desc: str) -
     return np.concatenate(out) if out else np.zeros((0, len(adapter.labels)))
 
 
-def _predict(model: Classifier | ModelAdapter, meta: dict[str, Any], data: CXRDataset,
-             records: list[Record], representation: str, masks_dir: Path | None,
-             originals: set[str], runtime: Runtime, cache_dir: str | Path | None,
-             batch_size: int, *, fill: str | None = None,
-             pair_transform: Any = None, desc: str | None = None) -> Predictions:
+def representation_predictions(model: Classifier | ModelAdapter, meta: dict[str, Any],
+                               data: CXRDataset, records: list[Record], representation: str,
+                               masks_dir: Path | None, originals: set[str], runtime: Runtime,
+                               cache_dir: str | Path | None, batch_size: int, *,
+                               fill: str | None = None, pair_transform: Any = None,
+                               desc: str | None = None) -> Predictions:
     """Predictions of ``model`` on one representation of ``records``; ``fill`` overrides the
     training fill and ``pair_transform`` the representation (the audit's matched controls)."""
     adapter = model if isinstance(model, ModelAdapter) else resolve_model(
         model, meta.get("spec") or ModelSpec(classes=meta["classes"]))
+    adapter, data = bind_task(adapter, data.with_records(records))
+    records = data.records
     inp = adapter.input
     cfg = config_from_meta(meta, representation).model_copy(
         update={"image_size": inp.size, "crop_top": inp.crop_top})
@@ -174,7 +228,9 @@ def _predict(model: Classifier | ModelAdapter, meta: dict[str, Any], data: CXRDa
                                 classes=classes if cfg.target == "source" else None)
     prob = _adapter_proba(adapter.to(runtime), ds, batch_size,
                           desc or f"predict {representation}")
-    return Predictions(records, ds.targets, prob, classes)
+    task = adapter.task if cfg.target == "label" else None
+    return Predictions(records, ds.targets, prob, classes, task is not None and task.multilabel,
+                       task)
 
 
 def _open(model_path: Any, arch: str | None, spec: ModelSpec | None,
@@ -215,11 +271,12 @@ def evaluate(model_path: str | Path, data: CXRDataset, representation: str | Non
     records = select_records(data.with_records(usable), model_dir, split, external=external)
     if not records:
         raise HideseekError(f"no {split} images to evaluate in {data.root}")
-    preds = _predict(model, meta, data, records, rep, mdir, originals,
+    preds = representation_predictions(model, meta, data, records, rep, mdir, originals,
                      runtime or Runtime.auto(), cache_dir, batch_size)
     m = preds.metrics(n_boot)
     result = EvalResult(**{f.name: getattr(m, f.name) for f in fields(m)}, representation=rep,
-                        split=split, arch=meta.get("arch"), external=external)
+                        split=split, arch=meta.get("arch"), external=external,
+                        task=preds.task.to_json() if preds.task is not None else None)
     return to_json(result), preds
 
 

@@ -62,7 +62,14 @@ class SourceMetrics:
 
 @dataclass(frozen=True)
 class Metrics:
-    """Classification metrics of one prediction set (``eval.json``'s core)."""
+    """Classification metrics of one prediction set (``eval.json``'s core).
+
+    Multi-label (findings): ``per_class`` holds each finding's metrics at the 0.5 threshold
+    and its AUC, ``accuracy`` the mean share of an image's known findings right,
+    ``balanced_accuracy`` the mean over findings of (sensitivity + specificity) / 2,
+    ``confusion_matrix`` one row ``[tp, fn, fp, tn]`` per finding, and ``macro_auc`` the
+    architecture's endpoint.
+    """
 
     n: int
     accuracy: Estimate
@@ -72,6 +79,8 @@ class Metrics:
     confusion_matrix: list[list[int]]
     labels: list[str]
     per_source: dict[str, SourceMetrics] | None = field(default=None, metadata=OMIT_NONE)
+    #: Multi-label: the mean of the findings' AUCs, with its patient-bootstrap interval.
+    macro_auc: Estimate | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,8 @@ class EvalResult(Metrics):
     split: str = "test"
     arch: str | None = None
     external: bool = False
+    #: The task (``kind``, ``classes``, ``primary``) the labels and outputs belong to.
+    task: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=REST)
 
 

@@ -30,8 +30,8 @@ from hideseek.classification.results import (
     Metrics,
 )
 
-__all__ = ["balanced_accuracy", "classification_metrics", "paired_comparison", "roc_auc",
-           "wilson"]
+__all__ = ["balanced_accuracy", "classification_metrics", "multilabel_metrics",
+           "paired_comparison", "roc_auc", "wilson"]
 
 Z95 = 1.959963984540054
 
@@ -319,3 +319,74 @@ def paired_comparison(y_true: ArrayLike, pred_a: ArrayLike, pred_b: ArrayLike,
     return Comparison(len(y), float(a.mean()), float(b.mean()),
                       Estimate(float(b.mean() - a.mean()), _ci(diffs)),
                       Discordant(a_only, b_only), p)
+
+
+def multilabel_metrics(y_true: np.ndarray, prob: np.ndarray, labels: Sequence[str],
+                       groups: Sequence[str] | None = None, n_boot: int = 1000,
+                       seed: int = 0) -> Metrics:
+    """Per-finding metrics of a multi-label prediction set, with 95% intervals.
+
+    Args:
+        y_true: N x K findings: 1 positive, 0 negative, NaN uncertain (left out of that
+            finding's metrics).
+        prob: N x K finding probabilities; a finding is predicted at >= 0.5.
+        labels: The findings (column order).
+        groups: Patient id per image: the bootstrap resamples patients (the same draws as
+            :func:`classification_metrics`: one matrix of patient counts).
+        n_boot: Bootstrap replicates.
+        seed: Bootstrap seed.
+
+    Returns:
+        :class:`Metrics` (see its multi-label notes): per finding sensitivity / PPV /
+        specificity (Wilson), F1 and AUC (patient bootstrap), and the macro AUC.
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    prob = np.asarray(prob, dtype=np.float64)
+    n = len(y)
+    known = ~np.isnan(y)
+    pos = (y > 0) & known
+    pred = prob >= 0.5
+    counts, patient = _draw(groups, n, n_boot, seed)
+    # row 0: the sample itself (every patient once), then the replicates
+    draws = np.vstack([np.ones((1, counts.shape[1])), counts]) if n else counts
+
+    def total(flags: np.ndarray) -> np.ndarray:
+        """Per replicate: the weighted number of images with ``flags``."""
+        return draws @ np.bincount(patient, weights=flags.astype(np.float64),
+                                   minlength=draws.shape[1])
+
+    per: dict[str, ClassMetrics] = {}
+    aucs, rows = [], []
+    for j, name in enumerate(labels):
+        kj, pj, hj = known[:, j], pos[:, j], pred[:, j]
+        tp, fn, fp, tn = (int(v.sum()) for v in (pj & hj, pj & ~hj, kj & ~pj & hj,
+                                                  kj & ~pj & ~hj))
+        rows.append([tp, fn, fp, tn])
+        c_tp, c_fn, c_fp = total(pj & hj), total(pj & ~hj), total(kj & ~pj & hj)
+        f1 = _ratio(2 * c_tp, 2 * c_tp + c_fp + c_fn)
+        auc = _replicate_auc(prob[kj, j], pj[kj], draws, patient[kj])
+        aucs.append(auc)
+        per[name] = ClassMetrics(
+            tp + fn, int((total(pj)[1:] == 0).sum()),
+            Estimate(_f(tp / (tp + fn)) if tp + fn else None, wilson(tp, tp + fn)),
+            Estimate(_f(tp / (tp + fp)) if tp + fp else None, wilson(tp, tp + fp)),
+            Estimate(_f(tn / (tn + fp)) if tn + fp else None, wilson(tn, tn + fp)),
+            Estimate(_f(f1[0]), _ci(f1[1:])), Estimate(_f(auc[0]), _ci(auc[1:])))
+    stacked = np.vstack(aucs) if aucs else np.full((1, len(draws)), np.nan)
+    finite = np.isfinite(stacked)
+    macro = _ratio(np.where(finite, stacked, 0.0).sum(0), finite.sum(0).astype(np.float64))
+    right = np.where(known, pred == pos, False).sum(1) / np.maximum(known.sum(1), 1)
+    acc = _ratio(draws @ np.bincount(patient, weights=right, minlength=draws.shape[1]),
+                 total(np.ones(n, dtype=bool)))
+    halves = [(r[0] / (r[0] + r[1]) + r[3] / (r[3] + r[2])) / 2 for r in rows
+              if r[0] + r[1] and r[3] + r[2]]
+    present = [j for j in range(len(labels)) if pos[:, j].any()]
+    lacking = int(sum((total(pos[:, j])[1:] == 0 for j in present),
+                      np.zeros(len(draws) - 1, dtype=bool)).astype(bool).sum())
+    return Metrics(
+        n=n, accuracy=Estimate(_f(acc[0]) if n else None, _ci(acc[1:])),
+        balanced_accuracy=Estimate(_f(float(np.mean(halves))) if halves else None,
+                                   (None, None)),
+        bootstrap=BootstrapInfo(len(draws) - 1, lacking), per_class=per,
+        confusion_matrix=rows, labels=list(labels),
+        macro_auc=Estimate(_f(macro[0]) if n else None, _ci(macro[1:])))

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hideseek.cli.args import CommaList
+from hideseek.cli.data_cmds import add_data_arguments, add_task_arguments, load_data_arg
 from hideseek.cli.output import add_json_argument, write_json_arg
 
 __all__ = ["register"]
@@ -14,13 +16,12 @@ __all__ = ["register"]
 def _cam(args: argparse.Namespace) -> int:
     from hideseek.classification.evaluate import format_cell
     from hideseek.cli.classify_cmds import model_spec_arg
-    from hideseek.data import LABELS, load_dataset
     from hideseek.explanation import figure3, ratio_plot, run_cam
     from hideseek.protocol.models import ModelCache
     from hideseek.runtime import Runtime
 
-    data = load_dataset(args.data if len(args.data) > 1 else args.data[0], images=args.images)
-    reps = args.representations.split(",")
+    data = load_data_arg(args)
+    reps = list(args.representations)
     models: dict[str, str | Path] = {rep: args.model for rep in reps}
     for spec in args.rep_model or []:
         rep, _, path = spec.partition("=")
@@ -32,12 +33,14 @@ def _cam(args: argparse.Namespace) -> int:
                "load": ModelCache().loader(spec=spec, arch=args.arch)}
     result = run_cam(models, data, args.masks, args.out, split=args.split, runtime=rt,
                      batch_size=args.batch_size, max_images=args.max_images,
-                     n_boot=args.n_boot, method=args.method, seed=args.seed, **foreign)
+                     n_boot=args.n_boot, method=args.method, seed=args.seed,
+                     target=args.target, **foreign)
     out = Path(args.out)
-    classes = list(LABELS)
+    classes = [c for c in next(iter(result["representations"].values()))["per_class"]
+               if c != "all"]
     plot = ratio_plot(out / "lung_ratio.png", result, classes)
     grid = figure3(models, data, args.masks, out / "fig3.png", split=args.split, runtime=rt,
-                   method=args.method, **foreign)
+                   method=args.method, target=args.target, **foreign)
     print(f"{result['method']} on {result['n']} {result['split']} images; share of positive "
           "attribution inside the lungs / lung share of the area, pointing game, occlusion "
           "(drop when the lungs are blanked minus drop for an equal area outside); each beside "
@@ -76,21 +79,24 @@ def register(sub: Any) -> None:
     spec_arguments(p)
     p.add_argument("--rep-model", action="append", metavar="REP=DIR",
                    help="model for one representation (the protocol: one model per version)")
-    p.add_argument("--data", required=True, nargs="+", metavar="DATA")
-    p.add_argument("--images", metavar="DIR")
-    p.add_argument("--masks", required=True, metavar="DIR")
+    add_data_arguments(p, old_option=True)
+    p.add_argument("--masks", required=True, metavar="DIR", help="lung masks")
     p.add_argument("--out", required=True, metavar="OUT")
-    p.add_argument("--representations", default="data,lungs_isolated,lungs_removed,"
-                   "lungs_framed,lungs_boxed_out")
+    p.add_argument("--representations", action=CommaList, metavar="A,B,...",
+                   default=["data", "lungs_isolated", "lungs_removed", "lungs_framed",
+                            "lungs_boxed_out"], help="the representations explained")
     p.add_argument("--split", choices=["test", "val", "train", "all"], default="test")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-images", type=int, help="a stratified (label x source) random "
                    "sample of this many images (seeded by --seed)")
     p.add_argument("--method", default="gradcam", help="registered explanation method "
                    "(gradcam, occlusion, or one registered by a plugin)")
+    p.add_argument("--target", metavar="FINDING", help="a multi-label model: the finding "
+                   "explained (default: the task's primary, else its first finding)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample, nulls, bootstrap")
-    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
     add_json_argument(p)
-    p.add_argument("--device")
-    p.add_argument("--no-amp", action="store_true")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
+    p.add_argument("--no-amp", action="store_true", help="disable bf16/fp16 mixed precision")
+    add_task_arguments(p)
     p.set_defaults(handler=_cam)

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
+from hideseek.cli.args import CommaList
+from hideseek.cli.data_cmds import add_data_arguments, add_task_arguments, load_data_arg, task_arg
 from hideseek.cli.output import add_json_argument, write_json_arg
 
 __all__ = ["add_spec_arguments", "model_spec_arg", "register"]
@@ -27,7 +28,15 @@ def _config(args: argparse.Namespace) -> Any:
         image_size=args.image_size, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         pretrained=args.pretrained, workers=args.workers, hflip=args.hflip,
         patience=args.patience, min_delta=args.min_delta, compile=args.compile,
-        lr_schedule=args.lr_schedule, keep_state=args.keep_state or None)
+        lr_schedule=args.lr_schedule, task=_declared(args), keep_state=args.keep_state or None)
+
+
+def _declared(args: argparse.Namespace) -> Any:
+    """``--labels`` as the training config's task (None: read it from the data)."""
+    from hideseek.task import task_config
+
+    task = task_arg(args)
+    return None if task is None else task_config(task)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -49,13 +58,6 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _data_from_opt(args: argparse.Namespace) -> Any:
-    from hideseek.data import load_dataset
-
-    data = args.data if len(args.data) > 1 else args.data[0]
-    return load_dataset(data, images=args.images)
-
-
 def model_spec_arg(args: argparse.Namespace) -> Any:
     """The model spec of ``--spec`` with the spec flags applied (None when none is given)."""
     from hideseek.errors import HideseekError
@@ -69,8 +71,11 @@ def model_spec_arg(args: argparse.Namespace) -> Any:
         if bad:
             raise HideseekError(f"--map expects OUTPUT=LABEL, got {bad}")
         mapping = {k: v for k, _, v in pairs}
+    if args.input_range is not None and len(args.input_range) != 2:
+        raise HideseekError(f"--input-range expects LO,HI, got {len(args.input_range)} values")
     flags = {"classes": args.classes, "activation": args.activation, "mapping": mapping,
-             "normal": args.normal, "input_size": args.input_size,
+             "normal": args.normal, "num_classes": args.num_classes,
+             "input_size": args.input_size,
              "input_channels": args.input_channels, "input_range": args.input_range,
              "input_mean": args.input_mean, "input_std": args.input_std,
              "input_crop_top": args.input_crop_top, "input_square": args.input_square}
@@ -82,7 +87,7 @@ def model_spec_arg(args: argparse.Namespace) -> Any:
 def _evaluate(args: argparse.Namespace) -> int:
     from hideseek.classification.evaluate import evaluate, format_sources, format_table
 
-    result, preds = evaluate(args.model, _data_from_opt(args), args.representation, args.masks,
+    result, preds = evaluate(args.model, load_data_arg(args), args.representation, args.masks,
                              split=args.split, arch=args.arch, runtime=_runtime(args),
                              batch_size=args.batch_size, n_boot=args.n_boot,
                              on_bad_mask=args.on_bad_mask, spec=model_spec_arg(args),
@@ -104,21 +109,34 @@ def _audit(args: argparse.Namespace) -> int:
     from hideseek.classification.audit import audit, format_audit
     from hideseek.classification.evaluate import format_table
 
-    result, preds = audit(args.model, _data_from_opt(args), args.masks, split=args.split,
+    result, preds = audit(args.model, load_data_arg(args), args.masks, split=args.split,
                           arch=args.arch, runtime=_runtime(args), batch_size=args.batch_size,
                           n_boot=args.n_boot, on_bad_mask=args.on_bad_mask, fill=args.fill,
                           controls=not args.no_controls, min_effect=args.min_effect,
-                          spec=model_spec_arg(args), external=args.external)
+                          spec=model_spec_arg(args), external=args.external,
+                          mask_perturb=args.mask_perturb)
     print(f"audit of {result['arch']} (trained on {result['trained_on'] or 'unknown'}) on "
           f"{result['n']} {result['split']} images in every representation, no retraining\n")
-    print(format_table(result["representations"], result["vs_data"]))
     if "audit_verdict" in result:
-        print("\n" + format_audit(result))
+        print(format_audit(result) + _perturbation_line(result)
+              + "\n\nraw accuracy per version (a drop here is not lung "
+              "reliance by itself: read it with the matched controls above)")
+    print(format_table(result["representations"], result["vs_data"]))
     if args.csv_dir:
         for rep, p in preds.items():
             p.write_csv(Path(args.csv_dir) / f"{rep}.csv")
     write_json_arg(args.json, result)
     return 0
+
+
+def _perturbation_line(result: dict[str, Any]) -> str:
+    """The mask-perturbation check in one line ('' when not run)."""
+    m = result.get("mask_perturbation")
+    if not m:
+        return ""
+    holds = "holds" if m["holds"] else "does NOT hold"
+    return (f"\nmasks shrunk / grown by {m['change']:.0%} of the lung width: "
+            f"{m['erode']['verdict']} / {m['dilate']['verdict']} - the verdict {holds}")
 
 
 def _probe(args: argparse.Namespace) -> int:
@@ -140,31 +158,41 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-amp", action="store_true", help="disable bf16/fp16 mixed precision")
     from hideseek.representations.masks import BAD_MASK_POLICIES
 
-    p.add_argument("--on-bad-mask", choices=BAD_MASK_POLICIES, default="exclude")
+    p.add_argument("--on-bad-mask", choices=BAD_MASK_POLICIES, default="exclude",
+                   help="missing / empty / implausible masks")
 
 
 def _recipe(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="YAML", help="training config file")
-    p.add_argument("--preset", choices=["paper", "covidnet"], help="named recipe")
+    # the defaults are TrainConfig's (a test checks that these texts agree); --config and
+    # --preset change them, flags given override both
+    p.add_argument("--config", metavar="YAML", help="training config file (flags given "
+                   "override it)")
+    p.add_argument("--preset", choices=["paper", "covidnet"], help="named recipe (default: "
+                   "paper; covidnet: covidnet arch, 480 px, batch 8, lr 2e-4, 10 epochs, flips)")
     p.add_argument("--arch", help="alexnet, vgg11, vgg11_bn, resnet18, resnet50, covidnet, or "
-                   "torchvision:NAME, timm:NAME, python:package.module:factory (head replaced)")
-    p.add_argument("--fill", choices=["zero", "mean", "blur", "linear"])
-    p.add_argument("--box-margin", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
+                   "torchvision:NAME, timm:NAME, python:package.module:factory (head replaced) "
+                   "(default: resnet50)")
+    from hideseek.representations import fill_help, fill_names  # registers the built-ins
+
+    p.add_argument("--fill", choices=fill_names(), help="fill of the hidden region: "
+                   + fill_help() + " (default: zero)")
+    p.add_argument("--box-margin", type=int, help="pixels around each lung box (default: 0)")
+    p.add_argument("--epochs", type=int, help="(default: 20)")
+    p.add_argument("--image-size", type=int, help="(default: 224)")
+    p.add_argument("--batch-size", type=int, help="(default: 32)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default: 0.0001)")
     p.add_argument("--lr-schedule", choices=["constant", "cosine"],
                    help="per-epoch learning rate (default: constant, the paper's)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=int)
+    p.add_argument("--seed", type=int, help="(default: 0)")
+    p.add_argument("--workers", type=int, help="image decoding processes (default: 0)")
     p.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=None,
                    help="ImageNet weights from the local torch cache (default: yes)")
     p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
                    help="horizontal flips (default: only in the covidnet preset)")
     p.add_argument("--patience", type=int, help="early stopping: epochs without validation "
                    "improvement (default: off)")
-    p.add_argument("--min-delta", type=float, help="early stopping: least improvement")
+    p.add_argument("--min-delta", type=float, help="early stopping: least improvement "
+                   "(default: 0.0)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="train through torch.compile (default: no)")
     p.add_argument("--masks", metavar="DIR", help="lung masks (needed for every representation "
@@ -174,6 +202,7 @@ def _recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-state", action="store_true", help="keep the resumable state "
                    "(last.pt: weights, optimizer; to train longer later) once training has "
                    "finished (default: only best.pt is kept)")
+    add_task_arguments(p)
     _common(p)
 
 
@@ -182,18 +211,17 @@ def _eval_args(p: argparse.ArgumentParser, masks_required: bool) -> None:
                    help="training folder, checkpoint, plain state_dict (+ --arch and a class "
                    "order), .pt2 (torch.export), TorchScript, .onnx, torchvision:NAME, "
                    "timm:NAME, xrv:NAME or python:package.module:factory")
-    p.add_argument("--data", required=True, nargs="+", metavar="DATA")
-    p.add_argument("--images", metavar="DIR", help="images folder for COVIDx split files")
-    p.add_argument("--masks", required=masks_required, metavar="DIR")
+    add_data_arguments(p, old_option=True)
+    p.add_argument("--masks", required=masks_required, metavar="DIR", help="lung masks")
     p.add_argument("--arch", help="architecture of a plain state_dict (a registry name, "
-                   "torchvision:NAME, timm:NAME or python:package.module:factory)")
-    p.add_argument("--target-layer", metavar="NAME",
-                   help="Grad-CAM layer (e.g. features.denseblock4; default: found)")
+                   "torchvision:NAME, timm:NAME or python:package.module:factory); refused for "
+                   "any other kind")
     add_spec_arguments(p)
     p.add_argument("--split", choices=["test", "val", "train", "all"], default="test")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
     add_json_argument(p)
+    add_task_arguments(p)
     _common(p)
 
 
@@ -204,20 +232,36 @@ def _external_arg(p: argparse.ArgumentParser) -> None:
 
 
 def add_spec_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model spec (foreign models; each overrides --spec)")
+    """The model spec flags (``--spec`` and one flag per field; each overrides the file).
+
+    Our checkpoints carry their own spec: a flag that differs from it is refused. An input
+    field left out is resolved per model (the model's own, then the defaults below).
+    """
+    g = p.add_argument_group(
+        "model spec", "Foreign models; each flag overrides --spec. Our checkpoints carry their "
+        "own: a flag that differs from it is an error. Input fields left out: the model's own "
+        "(torchvision / timm weights' transforms, an export's input shape, else its first "
+        "convolution: 3 channels -> ImageNet mean / std), else size 224, 1 channel, range 0,1, "
+        "crop-top 0.08, square crop.")
     g.add_argument("--spec", metavar="YAML", help="model.yaml: classes, activation, mapping, "
-                   "input")
-    g.add_argument("--classes", nargs="+", metavar="NAME", help="output names in output order")
-    g.add_argument("--activation", choices=["softmax", "sigmoid", "probabilities"])
-    g.add_argument("--map", dest="mapping", action="append", metavar="OUTPUT=LABEL",
-                   help="map an output to normal, pneumonia or COVID-19 (repeatable)")
-    g.add_argument("--normal", choices=["mapped", "one_minus_max"])
-    g.add_argument("--input-size", type=int)
+                   "num_classes, input")
+    g.add_argument("--classes", action=CommaList, metavar="A,B,...",
+                   help="output names in output order")
+    g.add_argument("--num-classes", type=int, metavar="N", help="outputs: torchvision:, timm: "
+                   "and python: models named by kind get a new N-output head (random weights, as "
+                   "for training); other kinds are checked against it")
+    g.add_argument("--activation", choices=["softmax", "sigmoid", "probabilities"],
+                   help="what the outputs are (default: softmax)")
+    g.add_argument("--map", dest="mapping", action=CommaList, metavar="OUTPUT=LABEL,...",
+                   help="map outputs to the data's labels, e.g. Pneumonia=pneumonia")
+    g.add_argument("--normal", choices=["mapped", "one_minus_max"],
+                   help="how the 'normal' class is scored (default: mapped)")
+    g.add_argument("--input-size", type=int, metavar="PX")
     g.add_argument("--input-channels", type=int, choices=[1, 3])
-    g.add_argument("--input-range", type=float, nargs=2, metavar=("LO", "HI"))
-    g.add_argument("--input-mean", type=float, nargs="+")
-    g.add_argument("--input-std", type=float, nargs="+")
-    g.add_argument("--input-crop-top", type=float)
+    g.add_argument("--input-range", action=CommaList, item=float, metavar="LO,HI")
+    g.add_argument("--input-mean", action=CommaList, item=float, metavar="M,...")
+    g.add_argument("--input-std", action=CommaList, item=float, metavar="S,...")
+    g.add_argument("--input-crop-top", type=float, metavar="F")
     g.add_argument("--input-square", choices=["crop", "pad"])
 
 
@@ -244,8 +288,12 @@ def register(sub: Any) -> None:
     _eval_args(a, masks_required=True)
     _external_arg(a)
     a.add_argument("--csv-dir", metavar="DIR", help="per-image predictions per representation")
-    a.add_argument("--fill", help="fill of the hidden region (default: the model's training "
-                   "fill); e.g. zero, mean, blur, linear")
+    a.add_argument("--fill", help="fill of the hidden region (default: texture, the least "
+                   "detectable, for a model trained on the originals; the training fill for one "
+                   "trained on a hidden version); any registered fill")
+    a.add_argument("--mask-perturb", action="store_true",
+                   help="also re-make the verdict with the lung masks shrunk and grown by 2%% of "
+                   "the lung width (does it hold under segmentation errors?)")
     a.add_argument("--no-controls", action="store_true",
                    help="skip the matched controls (and the audit verdict)")
     a.add_argument("--min-effect", type=float, default=0.10,

@@ -21,14 +21,21 @@ from hideseek.cli import (
     represent_cmds,
     segment_cmds,
 )
+from hideseek.cli.args import HelpFormatter, iter_parsers, show_defaults
 from hideseek.cli.output import describe_error, json_output, silence_stdout, stdout_closed
 
 __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("hideseek")
 
+
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also used to document the CLI)."""
+    """The full argument parser (also used to document the CLI).
+
+    One grammar for every command: DATA is positional, lists are comma-separated
+    (:class:`~hideseek.cli.args.CommaList`) and every default shows in ``--help``
+    (:func:`~hideseek.cli.args.show_defaults`, applied to every subcommand here).
+    """
     parser = argparse.ArgumentParser(
         prog="hideseek",
         description="ROI Hide-and-Seek: does a chest X-ray classifier look at the lungs? "
@@ -45,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     classify_cmds.register(sub)
     cam_cmds.register(sub)
     protocol_cmds.register(sub)
+    for _, p in iter_parsers(parser):
+        p.formatter_class = HelpFormatter
+        show_defaults(p)
     return parser
 
 

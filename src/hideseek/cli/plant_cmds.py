@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from hideseek.cli.args import CommaList
 from hideseek.cli.data_cmds import add_data_arguments, add_max_pixels_argument, load_data_arg
 
 __all__ = ["MARKER_PLACES", "MARKER_SHAPES", "marker_intensity", "register"]
@@ -37,7 +38,7 @@ def _plant(args: argparse.Namespace) -> int:
         marker_size=args.marker_size, marker_intensity=args.marker_intensity,
         marker_letter=args.marker_letter, opacity=args.opacity,
         opacity_class=args.opacity_class, opacity_fraction=args.opacity_fraction,
-        relabel=args.relabel, classes=tuple(c.strip() for c in args.classes.split(",")),
+        relabel=args.relabel, classes=tuple(args.classes),
         margin=args.margin, crop_top=args.crop_top, seed=args.seed)
     data = load_data_arg(args, require_label=False)  # labels of any name; checked by plant
     result = plant_dataset(data, args.masks, args.out, config)
@@ -91,9 +92,11 @@ def register(sub: Any) -> None:
     p.add_argument("--relabel", action="store_true",
                    help="draw labels at random per patient, balanced over --classes, so the "
                    "data's own confounds carry nothing (default: keep the data's labels)")
-    p.add_argument("--classes", default="negative,positive", metavar="A,B",
-                   help="the new class names with --relabel (default negative,positive)")
-    p.add_argument("--margin", type=float, default=0.03, metavar="F",
+    p.add_argument("--classes", action=CommaList, default=["clean", "planted"],
+                   metavar="A,B",
+                   help="the new class names with --relabel (default clean,planted: names no "
+                   "preset reads as its own)")
+    p.add_argument("--margin", type=float, default=0.02, metavar="F",
                    help="gap between a marker and the lung boxes and mask, as a fraction of the "
                    "shorter side (default 0.02)")
     p.add_argument("--crop-top", type=float, default=0.08, metavar="F",

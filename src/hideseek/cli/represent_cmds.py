@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from hideseek.cli.args import CommaList
 from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
 
 __all__ = ["register"]
@@ -20,7 +21,7 @@ def _represent(args: argparse.Namespace) -> int:
         write_representations,
     )
 
-    data = load_data_arg(args)
+    data = load_data_arg(args, require_label=False)  # no label is needed
     masks_dir = resolve_masks_dir(args.masks)
     opt = RepresentOptions(fill=args.fill, box_margin=args.box_margin,
                            on_bad_mask=args.on_bad_mask, bits=args.bits, workers=args.workers,
@@ -63,9 +64,9 @@ def register(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="OUT")
     p.add_argument("--fill", choices=fill_names(), default="zero",
                    help=f"value of hidden pixels: {fill_help()}")
-    p.add_argument("--representations", nargs="+", choices=representation_names(),
-                   metavar="NAME", help="versions to write (default: "
-                   f"{' '.join(REPRESENTATIONS)}): "
+    p.add_argument("--representations", action=CommaList, choices=representation_names(),
+                   metavar="A,B,...", help="versions to write (default: "
+                   f"{','.join(REPRESENTATIONS)}): "
                    + "; ".join(f"{n}: {get_representation(n).help}"
                                for n in representation_names()))
     p.add_argument("--box-margin", type=int, default=0, help="pixels around each lung box")

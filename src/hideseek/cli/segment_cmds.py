@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hideseek.cli.args import CommaList
 from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
 from hideseek.cli.output import add_json_argument, write_json_arg
 
@@ -63,7 +64,7 @@ def _crossval(args: argparse.Namespace) -> int:
     result = leave_one_origin_out(
         _training_data(args, config), args.out, config,
         group_by=args.group_by, min_group=args.min_group,
-        folds=args.folds.split(",") if args.folds else None, tta=args.tta,
+        folds=args.folds or None, tta=args.tta,
         runtime=_runtime(args))
     print(result.format())
     print(f"per-image Dice and settings: {Path(args.out) / 'crossval.json'}")
@@ -168,7 +169,8 @@ def register(sub: Any) -> None:
                    help="manifest column of the groups (default origin)")
     c.add_argument("--min-group", type=int, default=5, metavar="N",
                    help="groups with fewer images are pooled into one 'other' group (default 5)")
-    c.add_argument("--folds", metavar="G1,G2", help="only these held-out groups (default: all)")
+    c.add_argument("--folds", action=CommaList, metavar="G1,G2",
+                   help="only these held-out groups (default: all)")
     c.add_argument("--tta", action="store_true", help="test-time augmentation on held-out images")
     _training_arguments(c)
     c.set_defaults(handler=_crossval, batch_size=None, workers=None)

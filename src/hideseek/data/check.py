@@ -21,6 +21,7 @@ from hideseek.data.io import DecodedImage, read_image_info, set_max_pixels
 from hideseek.data.manifest import CXRDataset, Problem, load_dataset
 from hideseek.data.split import patient_overlap, split_warnings
 from hideseek.errors import HideseekError
+from hideseek.task import Task
 
 __all__ = ["MIN_PER_CLASS", "DataReport", "IntensityStats", "check_dataset", "check_path",
            "dataset_warnings", "format_report"]
@@ -96,6 +97,7 @@ class DataReport:
         problems: Every problem found while loading (names, duplicates, labels, missing files...).
         missing_patient_ids: Images without a patient id.
         intensity: (source, label) -> statistics of the decoded images.
+        task: The task the labels were read as (None: no labels).
         warnings: Where results cannot mean much (see :func:`dataset_warnings`); the data
             can still be used.
     """
@@ -108,6 +110,7 @@ class DataReport:
     problems: list[Problem] = field(default_factory=list)
     missing_patient_ids: int = 0
     intensity: dict[tuple[str, str], IntensityStats] = field(default_factory=dict)
+    task: Task | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -170,7 +173,8 @@ def check_dataset(data: CXRDataset, decode: bool = True, *,
         problems: Problems the loader already found (see ``load_dataset(problems=...)``).
     """
     report = DataReport(n_images=len(data), n_patients=len({r.patient_id for r in data.records}),
-                        problems=list(problems), missing_patient_ids=data.missing_patient_ids)
+                        problems=list(problems), missing_patient_ids=data.missing_patient_ids,
+                        task=data.task)
     for r in data.records:
         report.counts[(r.label or "-", r.source, r.split or "-")] += 1
         if decode:
@@ -209,7 +213,8 @@ def dataset_warnings(data: CXRDataset, min_per_class: int = MIN_PER_CLASS) -> li
 
 
 def check_path(data: str | Path | Sequence[str | Path], images: str | Path | None = None, *,
-               decode: bool = True, max_pixels: int | None = None) -> DataReport:
+               decode: bool = True, max_pixels: int | None = None,
+               task: Task | str | None = None) -> DataReport:
     """Load a dataset leniently and check it: every problem of every kind, in one report.
 
     Args:
@@ -217,11 +222,13 @@ def check_path(data: str | Path | Sequence[str | Path], images: str | Path | Non
         images: The images folder of COVIDx split files.
         decode: Decode every image (thorough; needed for the intensity statistics).
         max_pixels: When given, the largest image accepted (see ``set_max_pixels``).
+        task: The declared task (labels it does not know are problems); None reads it from
+            the labels.
     """
     if max_pixels is not None:
         set_max_pixels(max_pixels)
     found: list[Problem] = []
-    loaded = load_dataset(data, images=images, require_label=False, problems=found,
+    loaded = load_dataset(data, images=images, require_label=False, problems=found, task=task,
                           keep_unknown_labels=False)
     return check_dataset(loaded, decode=decode, problems=found)
 
@@ -265,6 +272,8 @@ def format_report(report: DataReport, strict: bool = False) -> str:
     if report.intensity:
         lines += _intensity_table(report)
     lines.append(f"\n{report.n_images} images, {report.n_patients} patients")
+    if report.task is not None:
+        lines.append(f"labels read as the {report.task.describe()} ({report.task.name})")
     by_kind: dict[str, list[str]] = {}
     for p in report.problems:
         by_kind.setdefault(p.kind, []).append(p.message)

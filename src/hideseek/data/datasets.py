@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,13 +12,13 @@ from torch.utils.data import Dataset
 
 from hideseek.data.cache import PreprocessCache
 from hideseek.data.io import image_shape
-from hideseek.data.labels import LABEL_INDEX
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.data.masks import find_mask
 from hideseek.data.preprocess import Preprocess
 from hideseek.errors import DataError
+from hideseek.task import COVID_TASK, Task
 
-__all__ = ["ClassificationDataset", "PairTransform", "SegmentationDataset"]
+__all__ = ["ClassificationDataset", "PairTransform", "SegmentationDataset", "label_target"]
 
 #: Maps a preprocessed (image, lung mask) pair to the image the model sees.
 PairTransform = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -25,7 +26,27 @@ PairTransform = Callable[[np.ndarray, np.ndarray], np.ndarray]
 TensorTransform = Callable[[torch.Tensor], torch.Tensor]
 
 
-class ClassificationDataset(Dataset[tuple[torch.Tensor, int]]):
+def label_target(record: Record, task: Task) -> Any:
+    """The training target of a record: the class index (multiclass), or a float vector over
+    the findings - 1 positive, 0 negative, NaN uncertain (multi-label).
+
+    Raises:
+        DataError: A label the task does not know.
+    """
+    if not task.multilabel:
+        if record.label not in task.classes:
+            raise DataError(f"{record.filename}: label {record.label!r} is not a class of the "
+                            f"task ({', '.join(task.classes)})")
+        return task.index(record.label or "")
+    vec = np.zeros(task.n_classes, dtype=np.float32)
+    for f in record.findings:
+        vec[task.index(f)] = 1.0
+    for f in record.uncertain:
+        vec[task.index(f)] = np.nan
+    return vec
+
+
+class ClassificationDataset(Dataset[tuple[torch.Tensor, Any]]):
     """Images and labels of a :class:`CXRDataset`, preprocessed once and cached.
 
     Args:
@@ -36,7 +57,8 @@ class ClassificationDataset(Dataset[tuple[torch.Tensor, int]]):
             Hide-and-Seek representation; needs ``masks_dir``.
         masks_dir: Folder of lung masks named like the images (defaults to the dataset's own).
         transform: Tensor augmentation applied last.
-        target: ``label`` (class index) or ``source`` (index into :attr:`classes`).
+        target: ``label`` (the task's class index; a findings vector for a multi-label task:
+            :func:`label_target`) or ``source`` (index into :attr:`classes`).
         originals: File names shown unchanged (no ``pair_transform``): the ``keep-original``
             bad-mask policy.
         classes: With ``target="source"``, the class order (a model's sources; default: the
@@ -57,13 +79,16 @@ class ClassificationDataset(Dataset[tuple[torch.Tensor, int]]):
         self.originals = originals or set()
         if pair_transform is not None and self.masks_dir is None:
             raise DataError(f"{data.root}: this representation needs lung masks (--masks DIR)")
+        self.multilabel = False
         if target == "label":
             unlabelled = [r.filename for r in self.records if r.label is None]
             if unlabelled:
                 raise DataError(f"{data.root}: {len(unlabelled)} image(s) have no label, "
                                 f"e.g. {unlabelled[0]}")
-            self.classes: list[str] = list(LABEL_INDEX)
-            self.targets = [LABEL_INDEX[r.label or ""] for r in self.records]
+            task = data.task or COVID_TASK
+            self.classes: list[str] = list(task.classes)
+            self.multilabel = task.multilabel
+            self.targets = [label_target(r, task) for r in self.records]
         elif target == "source":
             self.classes = list(classes or sorted({r.source for r in self.records}))
             self.targets = [self.classes.index(r.source) if r.source in self.classes else -1
@@ -93,11 +118,12 @@ class ClassificationDataset(Dataset[tuple[torch.Tensor, int]]):
             image = self.pair_transform(image, self.mask(index))
         return image
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
         x = torch.from_numpy(np.ascontiguousarray(self.array(index)))[None]
         if self.transform is not None:
             x = self.transform(x)
-        return x, self.targets[index]
+        y = self.targets[index]
+        return x, torch.from_numpy(y) if self.multilabel else y
 
 
 class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):

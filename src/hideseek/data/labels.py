@@ -1,37 +1,20 @@
-"""Class labels of the protocol and their normalisation."""
+"""The paper's labels (the COVID preset of :mod:`hideseek.task`), kept for existing imports.
+
+Labels are no longer fixed: a :class:`~hideseek.task.Task` names any classes or findings. These
+names are the preset's, for code written against the three-class protocol.
+"""
 
 from __future__ import annotations
 
-import re
+from hideseek.task import COVID_TASK
 
 __all__ = ["LABELS", "LABEL_INDEX", "normalise_label"]
 
-LABELS: tuple[str, ...] = ("normal", "pneumonia", "COVID-19")
+#: The COVID preset's classes: normal, pneumonia, COVID-19.
+LABELS: tuple[str, ...] = COVID_TASK.classes
 LABEL_INDEX: dict[str, int] = {name: i for i, name in enumerate(LABELS)}
-
-_ALIASES = {
-    "normal": "normal",
-    "nofinding": "normal",
-    "negative": "normal",
-    "healthy": "normal",
-    "pneumonia": "pneumonia",
-    "noncovid": "pneumonia",
-    "noncovid19": "pneumonia",
-    "noncovidpneumonia": "pneumonia",
-    "noncovid19pneumonia": "pneumonia",
-    "covid": "COVID-19",
-    "covid19": "COVID-19",
-    "covid2019": "COVID-19",
-    "sarscov2": "COVID-19",
-    "positive": "COVID-19",
-    "covidpneumonia": "COVID-19",
-}
 
 
 def normalise_label(raw: str) -> str | None:
-    """Map a raw label to ``normal``, ``pneumonia`` or ``COVID-19``; None when unknown.
-
-    Case, spaces, dashes and underscores are ignored (``COVID19``, ``covid``, ``Covid-19``...).
-    """
-    key = re.sub(r"[\s_\-./]", "", raw.strip().lower())
-    return _ALIASES.get(key)
+    """The COVID preset's class a raw label names (``COVID19``, ``covid``...); None if none."""
+    return COVID_TASK.normalise(raw)

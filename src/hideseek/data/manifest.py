@@ -11,14 +11,15 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from hideseek.data.labels import normalise_label
 from hideseek.data.masks import find_mask
 from hideseek.errors import DataError, cut_list
+from hideseek.task import FINDING_SEPARATOR, Task, infer_task, parse_task, split_findings
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -29,6 +30,8 @@ __all__ = [
     "Record",
     "combine_datasets",
     "load_dataset",
+    "resolve_labels",
+    "retask",
     "safe_relative_name",
     "write_manifest",
 ]
@@ -49,13 +52,16 @@ class Record:
 
     Attributes:
         filename: Path relative to the images folder (POSIX separators).
-        label: Normalised label, or None for an unlabelled segmentation set.
+        label: The task's class (multi-label: the positive findings, ``A|B``, empty for no
+            finding), or None for an unlabelled image.
         source: Data source (``unknown`` when the dataset does not say).
         patient_id: Patient identifier (the file name when the dataset has none).
         split: ``train``, ``val``, ``test`` or None (not assigned yet).
         extra: Other manifest columns, kept and written back.
         collection: The dataset it came from when several are read together
             (:func:`combine_datasets`); empty for a single dataset.
+        uncertain: Multi-label: findings whose label is uncertain for this image (left out of
+            that finding's loss and metrics; the task's ``uncertain`` policy).
     """
 
     filename: str
@@ -65,6 +71,12 @@ class Record:
     split: str | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     collection: str = ""
+    uncertain: tuple[str, ...] = ()
+
+    @property
+    def findings(self) -> list[str]:
+        """Multi-label: the positive findings (the ``|``-separated ``label``)."""
+        return split_findings(self.label or "")
 
     @property
     def key(self) -> str:
@@ -102,6 +114,7 @@ class CXRDataset:
         split_files: The COVIDx split files it was read from (``covidx`` form).
         missing_patient_ids: Records without a patient id (each counts as its own patient).
         collections: The datasets of a ``combined`` one, by :attr:`Record.collection`.
+        task: The task the labels were read as (None: no labels).
     """
 
     root: Path
@@ -112,6 +125,7 @@ class CXRDataset:
     split_files: list[Path] = field(default_factory=list)
     missing_patient_ids: int = 0
     collections: dict[str, Collection] = field(default_factory=dict)
+    task: Task | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -191,22 +205,21 @@ def _normalise_split(raw: str | None) -> str | None:
 
 
 def _row_record(line: int, row: dict[str, str], origin: str, require_label: bool,
-                problems: list[Problem], keep_unknown: bool = False) -> Record | None:
-    """The record of one row, or None after adding its problem."""
+                problems: list[Problem], findings: _Findings | None = None) -> Record | None:
+    """The record of one row with its label as written (resolved later), or None after adding
+    its problem. ``findings``: the row is multi-label (see :class:`_Findings`)."""
     raw_name = row.get("filename") or ""
     name = safe_relative_name(raw_name)
     if name is None:
         problems.append(Problem("name", f"{origin} line {line}: file name {raw_name!r} is empty, "
                                 "absolute or contains '..'"))
         return None
-    raw_label = (row.get("label") or "").strip()
-    label = normalise_label(raw_label) if raw_label else None
-    if raw_label and label is None and keep_unknown:
-        label = raw_label  # commands that need no label never reject one
-    elif raw_label and label is None:
-        problems.append(Problem("label", f"{origin} line {line}: unknown label {raw_label!r} for "
-                                f"{name} (expected normal, pneumonia or COVID-19)"))
-        return None
+    uncertain: tuple[str, ...] = ()
+    label: str | None
+    if findings is not None:
+        label, uncertain = findings.read(row)
+    else:
+        label = (row.get("label") or "").strip() or None
     if label is None and require_label:
         problems.append(Problem("label", f"{origin} line {line}: missing label for {name}"))
         return None
@@ -215,39 +228,168 @@ def _row_record(line: int, row: dict[str, str], origin: str, require_label: bool
         problems.append(Problem("split", f"{origin} line {line}: unknown split {split[1:]!r} for "
                                 f"{name} (expected train, val or test)"))
         return None
+    skip = {*_CORE, *(findings.columns if findings else ())}
     return Record(
         filename=name,
         label=label,
         source=(row.get("source") or "").strip() or "unknown",
         patient_id=(row.get("patient_id") or "").strip(),
         split=split,
-        extra={k: v for k, v in row.items() if k not in _CORE and k is not None},
+        extra={k: v for k, v in row.items() if k not in skip and k is not None},
+        uncertain=uncertain,
     )
+
+
+@dataclass(frozen=True)
+class _Findings:
+    """How the findings of a multi-label manifest row are read.
+
+    Attributes:
+        columns: The columns that hold the findings: ``labels`` (``A|B``, empty = no finding;
+            optional ``uncertain`` beside it) or one column per finding with CheXpert's values
+            (1 positive, 0 or blank negative, -1 uncertain).
+        per_column: True for one column per finding.
+        policy: What an uncertain finding becomes (``ignore``: listed as uncertain).
+    """
+
+    columns: tuple[str, ...]
+    per_column: bool = False
+    policy: str = "ignore"
+
+    def read(self, row: dict[str, str]) -> tuple[str, tuple[str, ...]]:
+        """The row's findings (``A|B``) and its uncertain findings."""
+        if not self.per_column:
+            positive = split_findings(row.get(self.columns[0]) or "")
+            unsure = split_findings(row.get("uncertain") or "")
+        else:
+            positive, unsure = [], []
+            for c in self.columns:
+                value = (row.get(c) or "").strip()
+                number = float(value) if _NUMBER.fullmatch(value) else 0.0
+                if number > 0:
+                    positive.append(c)
+                elif number < 0:
+                    unsure.append(c)
+        if self.policy == "ones":
+            positive, unsure = positive + unsure, []
+        elif self.policy == "zeros":
+            unsure = []
+        return FINDING_SEPARATOR.join(positive), tuple(unsure)
+
+
+_NUMBER = re.compile(r"[-+]?\d+(\.\d*)?")
+
+
+def _findings_reader(columns: Sequence[str], task: Task | None, origin: object
+                     ) -> _Findings | None:
+    """How a manifest with these columns carries multi-label findings (None: one label)."""
+    if "labels" in columns:
+        return _Findings(("labels",), policy=task.uncertain if task else "ignore")
+    if task is None or not task.multilabel:
+        return None
+    own = [c for c in task.classes if c in columns]
+    if own and len(own) < len(task.classes):
+        lacking = [c for c in task.classes if c not in columns]
+        raise DataError(f"{origin}: no column for finding(s) {', '.join(lacking)} (one column "
+                        "per finding, or a 'labels' column of A|B findings)")
+    if own:
+        return _Findings(tuple(own), per_column=True, policy=task.uncertain)
+    if "label" in columns:
+        return _Findings(("label",), policy=task.uncertain)
+    raise DataError(f"{origin}: a multi-label task needs a 'labels' column (A|B findings) or "
+                    "one column per finding")
 
 
 def _build_records(rows: Iterable[tuple[int, dict[str, str]]], origin: str,
                    require_label: bool, problems: list[Problem],
-                   keep_unknown: bool = False) -> list[Record]:
-    """Valid records of ``rows``; a missing patient id stays empty (see :func:`_fill_patients`)."""
+                   findings: _Findings | None = None,
+                   seen: dict[str, int] | None = None) -> list[Record]:
+    """Valid records of ``rows``; a missing patient id stays empty (see :func:`_fill_patients`).
+
+    ``seen`` collects each record's line (file name -> line) for later messages.
+    """
     records: list[Record] = []
-    seen: dict[str, int] = {}
-    negatives = 0
+    seen = {} if seen is None else seen
     for line, row in rows:
-        record = _row_record(line, row, origin, require_label, problems, keep_unknown)
+        record = _row_record(line, row, origin, require_label, problems, findings)
         if record is None:
             continue
-        negatives += (row.get("label") or "").strip().lower() == "negative"
         if record.filename in seen:
             problems.append(Problem("duplicate", f"{origin} line {line}: duplicate file name "
                                     f"{record.filename!r} (first on line {seen[record.filename]})"))
             continue
         seen[record.filename] = line
         records.append(record)
-    if negatives:
-        log.warning("%s: %d images labelled 'negative' (binary labels, as in COVIDx CXR-2 and "
-                    "later: normal and non-COVID pneumonia together) are read as class 'normal'; "
-                    "results for 'normal' then mean 'not COVID-19'", origin, negatives)
     return records
+
+
+def resolve_labels(records: list[Record], task: Task | None, origin: object,
+                   problems: list[Problem], *, require_label: bool = True,
+                   keep_unknown: bool | None = None, multilabel: bool = False,
+                   lines: Mapping[str, int] | None = None) -> tuple[list[Record], Task | None]:
+    """Map every record's label as written onto the task's classes.
+
+    Args:
+        records: Records with their labels as written (multi-label: ``A|B``).
+        task: The declared task; None reads it from the labels (:func:`~hideseek.task.\
+infer_task`).
+        origin: Named in the problems (a manifest path).
+        problems: Unknown labels are appended here (and their records left out).
+        require_label: False for commands that need no label: the task is not needed.
+        keep_unknown: A label the task does not know is kept as it is written, never a problem
+            (default: when ``require_label`` is False).
+        multilabel: The labels are ``|``-separated findings.
+        lines: The line of each file name, for the messages.
+
+    Returns:
+        The records with class names as labels, and the task (None when nothing is labelled).
+    """
+    multilabel = multilabel or (task is not None and task.multilabel)
+    keep = not require_label if keep_unknown is None else keep_unknown
+    written = [r.label for r in records if r.label is not None]
+    if not written and not multilabel:
+        return records, task
+    if task is None:
+        raws = [f for lab in written for f in split_findings(lab)] if multilabel else written
+        try:
+            task, mapping = infer_task(raws, multilabel=multilabel, origin=origin)
+        except ValueError as exc:
+            if require_label:
+                raise DataError(str(exc)) from None
+            return records, None
+        lookup = lambda raw: mapping.get(raw)  # noqa: E731
+    else:
+        lookup = task.normalise
+    out: list[Record] = []
+    for r in records:
+        if r.label is None:
+            out.append(r)
+            continue
+        if multilabel:
+            names = [lookup(f) for f in split_findings(r.label)]
+            unsure = [lookup(f) for f in r.uncertain]
+            bad = [f for f, n in zip(split_findings(r.label) + list(r.uncertain),
+                                     names + unsure, strict=True) if n is None]
+        else:
+            names, unsure, bad = [lookup(r.label)], [], [] if lookup(r.label) else [r.label]
+        if bad and keep:
+            out.append(r)  # kept as written: nothing here needs the label
+            continue
+        if bad:
+            where = f"{origin} line {lines[r.filename]}" if lines and r.filename in lines \
+                else str(origin)
+            problems.append(Problem("label", f"{where}: unknown label(s) "
+                                    f"{', '.join(repr(b) for b in bad)} for {r.filename} (the "
+                                    f"task's {task.words}: {', '.join(task.classes)})"))
+            continue
+        if multilabel:
+            known = {n for n in names if n}
+            label = FINDING_SEPARATOR.join(c for c in task.classes if c in known)
+            out.append(replace(r, label=label, uncertain=tuple(
+                c for c in task.classes if c in set(unsure) and c not in known)))
+        else:
+            out.append(replace(r, label=names[0]))
+    return out, task
 
 
 def _fill_patients(records: list[Record], origin: object) -> tuple[list[Record], int]:
@@ -272,24 +414,47 @@ def _check_files(records: Sequence[Record], folder: Path, what: str,
     return [r for r in records if r.filename not in gone]
 
 
-def _read_manifest(manifest: Path, require_label: bool) -> list[tuple[int, dict[str, str]]]:
+@dataclass(frozen=True)
+class _How:
+    """How strictly a dataset is read.
+
+    Attributes:
+        require_label: Every image needs a label.
+        keep_unknown: A label the declared task does not know is kept as written.
+        strict: Raise on the first kind of problem (else collect them).
+    """
+
+    require_label: bool = True
+    keep_unknown: bool = False
+    strict: bool = True
+
+
+def _read_manifest(manifest: Path, require_label: bool, task: Task | None
+                   ) -> tuple[list[tuple[int, dict[str, str]]], _Findings | None]:
+    """The rows of a manifest and how its findings are read (None: one label per image)."""
     with manifest.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         columns = [c.strip() for c in (reader.fieldnames or [])]
-        needed = ["filename", "label"] if require_label else ["filename"]
+        findings = _findings_reader(columns, task, manifest)
+        needed = ["filename"] + (["label"] if require_label and findings is None else [])
         lacking = [c for c in needed if c not in columns]
         if lacking:
             raise DataError(f"{manifest}: missing column(s) {', '.join(lacking)} "
                             f"(has: {', '.join(columns) or 'none'})")
         reader.fieldnames = columns
-        return [(i + 2, {k: (v or "") for k, v in row.items()}) for i, row in enumerate(reader)]
+        rows = [(i + 2, {k: (v or "") for k, v in row.items()}) for i, row in enumerate(reader)]
+    return rows, findings
 
 
-def _load_pack(root: Path, require_label: bool, problems: list[Problem],
-               strict: bool, keep_unknown: bool) -> CXRDataset:
-    manifest = root / "manifest.csv"
-    rows = _read_manifest(manifest, require_label)
-    records = _build_records(rows, str(manifest), require_label, problems, keep_unknown)
+def _load_pack(root: Path, how: _How, problems: list[Problem], task: Task | None
+               ) -> CXRDataset:
+    manifest, strict = root / "manifest.csv", how.strict
+    rows, findings = _read_manifest(manifest, how.require_label, task)
+    lines: dict[str, int] = {}
+    records = _build_records(rows, str(manifest), how.require_label, problems, findings, lines)
+    records, task = resolve_labels(records, task, manifest, problems,
+                                   require_label=how.require_label, keep_unknown=how.keep_unknown,
+                                   multilabel=findings is not None, lines=lines)
     _flush(problems, 0, f"{manifest}: invalid rows", strict)
     _require_some(records, str(manifest), problems, strict)
     images = root / "images"
@@ -300,7 +465,7 @@ def _load_pack(root: Path, require_label: bool, problems: list[Problem],
     masks = root / "masks"
     return CXRDataset(root=root, images_dir=images, records=records,
                       masks_dir=masks if masks.is_dir() else None, form="pack",
-                      missing_patient_ids=missing)
+                      missing_patient_ids=missing, task=task)
 
 
 def _require_some(records: Sequence[Record], origin: str, problems: list[Problem],
@@ -318,31 +483,37 @@ def _image_files(folder: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
-def _load_folder(root: Path, require_label: bool) -> CXRDataset:
-    """An ImageFolder tree (``root/<label>/*``) or, without labels, a bare folder of images."""
-    subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    labels = {d.name: normalise_label(d.name) for d in subdirs}
-    if subdirs and all(labels.values()):
-        records = [Record(filename=p.relative_to(root).as_posix(), label=labels[d.name])
-                   for d in subdirs for p in _image_files(d)]
-        form = "imagefolder"
-    elif not require_label:
-        records = [Record(filename=p.relative_to(root).as_posix(), label=None)
-                   for p in _image_files(root)]
-        form = "folder"
-    else:
-        unknown = [name for name, label in labels.items() if label is None]
-        hint = (f"; subfolder(s) {', '.join(unknown[:10])} are not labels (normal, pneumonia, "
-                "COVID-19)" if unknown and len(unknown) < len(labels) else "")
-        raise DataError(f"{root}: no manifest.csv (a dataset folder holds manifest.csv and "
-                        "images/, or one subfolder per label, or pass a COVIDx split file with "
-                        f"--images DIR){hint}")
-    if not records:
+def _load_folder(root: Path, how: _How, problems: list[Problem], task: Task | None
+                 ) -> CXRDataset:
+    """An ImageFolder tree (``root/<label>/*``, any label names) or, where no label is needed,
+    a bare folder of images (recursive; a first-level subfolder's name is kept as the label)."""
+    files, require_label, strict = _image_files(root), how.require_label, how.strict
+    if not files:
         raise DataError(f"{root}: no manifest.csv and no image files "
                         f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+    names = [p.relative_to(root).as_posix() for p in files]
+    records = [Record(filename=n, label=n.split("/")[0] if "/" in n else None) for n in names]
+    labelled = any(r.label is not None for r in records)
+    if require_label and not labelled:
+        raise DataError(f"{root}: no manifest.csv and no label subfolders (a dataset folder "
+                        "holds manifest.csv and images/, or one subfolder of images per label, "
+                        "or pass a COVIDx split file with --images DIR)")
+    if require_label:
+        loose = [r.filename for r in records if r.label is None]
+        if loose:
+            problems += [Problem("label", f"{root / n}: image outside the label subfolders")
+                         for n in loose]
+            if strict:
+                raise DataError(_problem_list(f"{root}: images outside the label subfolders",
+                                              loose))
+            records = [r for r in records if r.label is not None]
+    records, task = resolve_labels(records, task, root, problems, require_label=require_label,
+                                   keep_unknown=how.keep_unknown)
+    _flush(problems, 0, f"{root}: invalid label folders", strict)
     records, missing = _fill_patients(records, root)
-    return CXRDataset(root=root, images_dir=root, records=records, form=form,
-                      missing_patient_ids=missing)
+    return CXRDataset(root=root, images_dir=root, records=records,
+                      form="imagefolder" if labelled else "folder",
+                      missing_patient_ids=missing, task=task)
 
 
 def _covidx_split_name(path: Path) -> str | None:
@@ -370,17 +541,22 @@ def _covidx_rows(split_file: Path, problems: list[Problem]) -> list[tuple[int, d
 
 
 def _load_covidx(split_files: Sequence[Path], images: Path, problems: list[Problem],
-                 strict: bool) -> CXRDataset:
+                 how: _How, task: Task | None) -> CXRDataset:
     all_records: list[Record] = []
+    strict, lines = how.strict, dict[str, int]()
     for split_file in split_files:
         if not split_file.is_file():
             raise DataError(f"{split_file}: split file not found")
         start = len(problems)
         rows = _covidx_rows(split_file, problems)
         _flush(problems, start, f"{split_file}: malformed lines", strict)
-        all_records += _build_records(rows, str(split_file), True, problems)
+        all_records += _build_records(rows, str(split_file), True, problems, seen=lines)
         _flush(problems, start, f"{split_file}: invalid rows", strict)
         _require_some(all_records, str(split_file), problems, strict)
+    start = len(problems)
+    all_records, task = resolve_labels(all_records, task, split_files[0], problems,
+                                       keep_unknown=how.keep_unknown, lines=lines)
+    _flush(problems, start, f"{split_files[0]}: invalid labels", strict)
     # COVIDx keeps train/ and test/ subfolders; accept both that and a flat folder.
     resolved = []
     for r in all_records:
@@ -395,11 +571,11 @@ def _load_covidx(split_files: Sequence[Path], images: Path, problems: list[Probl
     resolved = _check_files(resolved, images, "image files", problems, strict)
     resolved, missing = _fill_patients(resolved, split_files[0])
     return CXRDataset(root=split_files[0], images_dir=images, records=resolved, form="covidx",
-                      split_files=list(split_files), missing_patient_ids=missing)
+                      split_files=list(split_files), missing_patient_ids=missing, task=task)
 
 
 def load_dataset(data: str | Path | Sequence[str | Path], images: str | Path | None = None,
-                 require_label: bool = True, *,
+                 require_label: bool = True, *, task: Task | str | None = None,
                  problems: list[Problem] | None = None,
                  keep_unknown_labels: bool | None = None) -> CXRDataset:
     """Load and validate a dataset.
@@ -409,19 +585,29 @@ def load_dataset(data: str | Path | Sequence[str | Path], images: str | Path | N
             tree (``DATA/<label>/*.png``, no manifest), a bare folder of images (only with
             ``require_label=False``), one or more COVIDx split files (``patient_id filename
             label [source]`` per line), or several folders read together
-            (:func:`combine_datasets`).
+            (:func:`combine_datasets`). A pack is multi-label when its manifest has a ``labels``
+            column (``A|B`` findings) or the task is multi-label (then also one column per
+            finding with CheXpert's values: 1, 0, -1 uncertain, blank).
         images: The images folder, required with COVIDx split files.
         require_label: False for commands that need no labels (segmentation): a missing label
             is no problem and an unknown one is kept as written.
+        task: The declared task (a :class:`~hideseek.task.Task`, a preset name or
+            comma-separated classes); None reads it from the labels
+            (:func:`~hideseek.task.infer_task`). Labels are mapped onto its classes; one it
+            does not know is a problem.
         problems: When given, invalid rows, duplicates and missing files are appended here and
             left out of the dataset instead of raising (the data check lists them all).
-        keep_unknown_labels: Keep a label that is none of the known ones as written instead of
+        keep_unknown_labels: Keep a label the declared task does not know as written instead of
             reporting it (default: when ``require_label`` is False).
 
     Raises:
         DataError: Listing every invalid row or missing file (without ``problems``), or when
             the dataset cannot be found or has no usable structure.
     """
+    try:
+        declared = parse_task(task)
+    except ValueError as exc:
+        raise DataError(f"task: {exc}") from None
     strict = problems is None
     keep = not require_label if keep_unknown_labels is None else keep_unknown_labels
     sink: list[Problem] = [] if problems is None else problems
@@ -430,13 +616,15 @@ def load_dataset(data: str | Path | Sequence[str | Path], images: str | Path | N
         if images is not None:
             raise DataError(f"{paths[0]}: --images is only for COVIDx split files")
         return combine_datasets([load_dataset(p, require_label=require_label, problems=problems,
-                                              keep_unknown_labels=keep) for p in paths])
+                                              task=declared, keep_unknown_labels=keep)
+                                 for p in paths])
+    how = _How(require_label, keep, strict)
     if len(paths) == 1 and paths[0].is_dir():
         if images is not None:
             raise DataError(f"{paths[0]}: --images is only for COVIDx split files")
         if (paths[0] / "manifest.csv").is_file():
-            return _load_pack(paths[0], require_label, sink, strict, keep)
-        return _load_folder(paths[0], require_label)
+            return _load_pack(paths[0], how, sink, declared)
+        return _load_folder(paths[0], how, sink, declared)
     if not all(p.exists() for p in paths):
         missing = [str(p) for p in paths if not p.exists()]
         raise DataError(f"dataset not found: {', '.join(missing)}")
@@ -445,7 +633,7 @@ def load_dataset(data: str | Path | Sequence[str | Path], images: str | Path | N
     images = Path(images)
     if not images.is_dir():
         raise DataError(f"{images}: images folder not found")
-    return _load_covidx(paths, images, sink, strict)
+    return _load_covidx(paths, images, sink, how, declared)
 
 
 def combine_datasets(datasets: Sequence[CXRDataset]) -> CXRDataset:
@@ -473,27 +661,53 @@ def combine_datasets(datasets: Sequence[CXRDataset]) -> CXRDataset:
                     for r in d.records]
     roots = [str(d.root.resolve()) for d in datasets]
     common = Path(os.path.commonpath(roots)) if roots else Path(".")
+    tasks = {d.task for d in datasets}
     return CXRDataset(root=common, images_dir=common, records=records, form="combined",
                       missing_patient_ids=sum(d.missing_patient_ids for d in datasets),
-                      collections=collections)
+                      collections=collections, task=tasks.pop() if len(tasks) == 1 else None)
+
+
+def retask(data: CXRDataset, task: Task) -> CXRDataset:
+    """``data`` with its labels read as ``task``'s classes (e.g. a model's), unlabelled images
+    kept as they are.
+
+    Raises:
+        DataError: A label the task does not know, listed with its file.
+    """
+    if data.task == task:
+        return data
+    problems: list[Problem] = []
+    multilabel = task.multilabel or (data.task is not None and data.task.multilabel)
+    records, _ = resolve_labels(list(data.records), task, data.root, problems,
+                                keep_unknown=False, multilabel=multilabel)
+    _flush(problems, 0, f"{data.root}: labels that the task ({', '.join(task.classes)}) does "
+           "not know", True)
+    return replace(data, records=records, task=task)
 
 
 def write_manifest(path: str | Path, records: Sequence[Record],
-                   extra_columns: Sequence[str] = ()) -> None:
-    """Write records as a ``manifest.csv`` (core columns, then every extra column)."""
+                   extra_columns: Sequence[str] = (), *, multilabel: bool = False) -> None:
+    """Write records as a ``manifest.csv`` (core columns, then every extra column).
+
+    ``multilabel``: the findings go to a ``labels`` column (``A|B``) instead of ``label``, and
+    uncertain findings, where any, to an ``uncertain`` column.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     extras: list[str] = list(extra_columns)
     if any(r.collection for r in records) and "collection" not in extras:
         extras.append("collection")
+    if any(r.uncertain for r in records) and "uncertain" not in extras:
+        extras.append("uncertain")
     for r in records:
         for k in r.extra:
             if k not in extras:
                 extras.append(k)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow([*_CORE, *extras])
+        writer.writerow(["filename", "labels" if multilabel else "label", *_CORE[2:], *extras])
         for r in records:
-            extra = {**r.extra, "collection": r.collection} if r.collection else r.extra
+            extra = {**r.extra, "collection": r.collection, "uncertain": FINDING_SEPARATOR.join(
+                r.uncertain)}
             writer.writerow([r.filename, r.label or "", r.source, r.patient_id, r.split or "",
                              *(extra.get(k, "") for k in extras)])

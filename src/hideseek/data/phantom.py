@@ -25,12 +25,29 @@ Scenarios:
   ``site_a``); normal vs pneumonia evidence lies in the lungs, COVID-19 has no lung evidence.
 * ``null``: no evidence at all.
 
+Tasks (:attr:`PhantomConfig.task`):
+
+* ``multiclass`` (default): normal / pneumonia / COVID-19, as above.
+* ``binary``: ``normal`` / ``abnormal`` (names outside the COVID preset, so the data reads as a
+  binary task). ``abnormal`` is drawn as COVID-19 is: its lung evidence (``lungs``, ``both``),
+  its site's marker (``site_c``; ``normal`` keeps ``site_a``; an uncorrelated image draws one of
+  the two), its tone curve (``intensity``), its shorter lungs (``shape``); in ``covid_source``
+  it is the marked class (a marker only on ``abnormal``, no lung evidence in either class).
+* ``multilabel``: its own scenario, ``findings``: three findings, each drawn independently per
+  **patient** (every image of a patient has the same findings) with probability
+  :data:`FINDING_PREVALENCE`, written as a ``labels`` column (``A|B``; empty: no finding).
+  ``opacity``: bilateral patchy opacities inside the lungs (known answer ``uses_lungs``);
+  ``marker``: a bright tag outside the body, top right (``shortcut``); ``mixed``: one lobar
+  consolidation in the lungs and a tag outside the body, bottom left (``shortcut`` or
+  ``both``). See :data:`FINDING_ANSWERS`.
+
 Every image depends only on (seed, index), so a dataset is reproducible image by image.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,10 +59,17 @@ from hideseek.data.labels import LABELS
 from hideseek.data.manifest import Record, write_manifest
 
 __all__ = [
+    "BINARY_CLASSES",
     "COVIDX_SOURCES",
+    "FINDINGS",
+    "FINDINGS_SCENARIO",
+    "FINDING_ANSWERS",
+    "FINDING_PREVALENCE",
+    "PHANTOM_TASKS",
     "SCENARIOS",
     "SITES",
     "PhantomConfig",
+    "make_findings_phantom",
     "make_phantom",
     "write_covidx_tree",
     "write_phantom_dataset",
@@ -65,34 +89,63 @@ _GAMMA = {"site_a": 1.0, "site_b": 0.6, "site_c": 1.7}  # ``intensity``: each si
 _SHAPES = {"normal": (1.0, 1.0), "pneumonia": (0.72, 1.0), "COVID-19": (1.0, 0.72)}
 _Lung = tuple[float, float, float, float, np.ndarray]  # cx, cy, ax, ay, field
 
+PHANTOM_TASKS = ("multiclass", "binary", "multilabel")
+#: ``binary``: the classes, and the three-class label each is drawn as.
+BINARY_CLASSES = ("normal", "abnormal")
+_BINARY_DRAWN_AS = {"normal": "normal", "abnormal": "COVID-19"}
+_BINARY_SITES = ("site_a", "site_c")
+#: ``multilabel``: the scenario, its findings and each finding's known answer.
+FINDINGS_SCENARIO = "findings"
+FINDINGS = ("opacity", "marker", "mixed")
+FINDING_ANSWERS = {"opacity": "uses_lungs", "marker": "shortcut", "mixed": "shortcut or both"}
+#: Probability that a patient has a finding (each finding independently).
+FINDING_PREVALENCE = 0.4
+_FINDINGS_STREAM = 7919  # seeds the per-patient findings apart from the per-image streams
+
 
 @dataclass(frozen=True)
 class PhantomConfig:
     """Parameters of a phantom dataset.
 
     Attributes:
-        scenario: One of :data:`SCENARIOS` (see the module docstring).
-        n: Number of images (labels are balanced).
+        scenario: One of :data:`SCENARIOS` (see the module docstring); ``findings`` for the
+            ``multilabel`` task. Empty: ``lungs`` (``findings`` for ``multilabel``).
+        n: Number of images (labels are balanced; multi-label: findings drawn per patient).
         size: Image side in pixels.
         correlation: Probability that the source artefact matches the label (``shortcut``,
             ``both``, ``intensity``; for ``covid_source`` that the marker is on COVID-19 and
-            only there); 1/3 means no correlation (1/2 for ``covid_source``).
+            only there); 1/3 means no correlation (1/2 for ``covid_source`` and ``binary``).
         seed: Base seed.
         images_per_patient: Images that share one patient id (tests patient-grouped splits).
-        evidence: Lesion strength multiplier (``lungs``, ``both``, ``covid_source``).
+        evidence: Lesion strength multiplier (``lungs``, ``both``, ``covid_source``,
+            ``findings``).
+        task: ``multiclass`` (normal / pneumonia / COVID-19), ``binary`` (normal / abnormal)
+            or ``multilabel`` (the ``findings`` scenario).
     """
 
-    scenario: str = "lungs"
+    scenario: str = ""
     n: int = 300
     size: int = 256
     correlation: float = 1.0
     seed: int = 0
     images_per_patient: int = 2
     evidence: float = 1.0
+    task: str = "multiclass"
 
     def __post_init__(self) -> None:
-        if self.scenario not in SCENARIOS:
-            raise ValueError(f"unknown scenario {self.scenario!r}; choose from {SCENARIOS}")
+        if self.task not in PHANTOM_TASKS:
+            raise ValueError(f"unknown phantom task {self.task!r}; choose from "
+                             f"{', '.join(PHANTOM_TASKS)}")
+        multilabel = self.task == "multilabel"
+        if not self.scenario:
+            object.__setattr__(self, "scenario", FINDINGS_SCENARIO if multilabel else "lungs")
+        if multilabel and self.scenario != FINDINGS_SCENARIO:
+            raise ValueError(f"the multilabel task has its own scenario ({FINDINGS_SCENARIO}), "
+                             f"not {self.scenario!r}")
+        if not multilabel and self.scenario not in SCENARIOS:
+            hint = " (the multilabel task's)" if self.scenario == FINDINGS_SCENARIO else ""
+            raise ValueError(f"unknown scenario {self.scenario!r}{hint}; choose from "
+                             f"{SCENARIOS}")
         if not 0.0 <= self.correlation <= 1.0:
             raise ValueError(f"correlation must be in [0, 1], got {self.correlation}")
         if self.evidence < 0:
@@ -209,16 +262,72 @@ def make_phantom(label: str, scenario: str, source: str, size: int,
     return np.clip(img, 0.0, 1.0).astype(np.float32), mask
 
 
+def make_findings_phantom(findings: Sequence[str], size: int, rng: np.random.Generator,
+                          evidence: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one phantom of the ``findings`` scenario (the ``multilabel`` task).
+
+    Args:
+        findings: Its findings, any of :data:`FINDINGS` (none: no finding).
+        size: Side in pixels.
+        rng: Random generator (anatomy jitter, evidence placement, noise).
+        evidence: Lesion strength multiplier.
+
+    Returns:
+        The image (float32 in [0, 1]) and its exact lung mask (bool).
+    """
+    unknown = sorted(set(findings) - set(FINDINGS))
+    if unknown:
+        raise ValueError(f"unknown finding(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(FINDINGS)}")
+    rng, evid_rng, noise_rng = rng.spawn(3)
+    g = (np.arange(size) + 0.5) / size
+    xx, yy = np.meshgrid(g, g)
+    img, lungs, mask, scale = _anatomy(xx, yy, size, rng, None)
+    # One stream per finding: an image's other findings do not move its evidence.
+    opacity_rng, marker_rng, mixed_rng = evid_rng.spawn(3)
+    lesion = np.zeros_like(xx)
+    if "opacity" in findings:  # COVID-19-like patchy opacities, both lungs
+        lesion += _lesions(xx, yy, "COVID-19", lungs, scale, evidence, opacity_rng)
+    if "mixed" in findings:  # a lobar consolidation (pneumonia-like) ...
+        lesion += _lesions(xx, yy, "pneumonia", lungs, scale, evidence, mixed_rng)
+    img += lesion * mask
+    for finding, site, frng in (("marker", "site_b", marker_rng), ("mixed", "site_c", mixed_rng)):
+        if finding in findings:  # ... and, for ``mixed``, a tag outside the body too
+            x0, y0 = _MARKER_AT[site]
+            mx, my = x0 + frng.uniform(0, 0.02), y0 + frng.uniform(0, 0.01)
+            tag = (xx >= mx) & (xx < mx + 0.10) & (yy >= my) & (yy < my + 0.05)
+            img[tag & ~mask] = 0.95
+    img = ndimage.gaussian_filter(img, size * 0.002)
+    img += noise_rng.normal(0.0, 0.02, img.shape)
+    return np.clip(img, 0.0, 1.0).astype(np.float32), mask
+
+
+def _patient_findings(config: PhantomConfig, patient: int) -> list[str]:
+    """The findings of one patient: each drawn independently with the prevalence."""
+    draw = np.random.default_rng([config.seed, _FINDINGS_STREAM, patient]).random(len(FINDINGS))
+    return [f for f, u in zip(FINDINGS, draw, strict=True) if u < FINDING_PREVALENCE]
+
+
 def _source(config: PhantomConfig, label: str, rng: np.random.Generator) -> tuple[str, str]:
-    """The site whose artefact is drawn and the source recorded in the manifest."""
+    """The site whose artefact is drawn and the source recorded in the manifest (``label``:
+    the three-class label the image is drawn as)."""
     if config.scenario == "covid_source":  # only COVID-19's site leaves a marker
         marked = (label == "COVID-19") == (rng.random() < config.correlation)
         site = "site_c" if marked else "site_a"
         return site, site
     site = SITES[LABELS.index(label)]
     if config.scenario != "lungs" and rng.random() >= config.correlation:
-        site = SITES[int(rng.integers(0, len(SITES)))]
+        sites = _BINARY_SITES if config.task == "binary" else SITES
+        site = sites[int(rng.integers(0, len(sites)))]
     return site, site if config.scenario in _SITED else "phantom"
+
+
+def _label(config: PhantomConfig, i: int, n_patients: int) -> str:
+    """Image ``i``'s class, balanced over patients (over images when there are too few)."""
+    classes = BINARY_CLASSES if config.task == "binary" else LABELS
+    patient = i // config.images_per_patient
+    return classes[patient % len(classes)] if n_patients >= len(classes) else \
+        classes[i % len(classes)]
 
 
 def write_phantom_dataset(out: str | Path, config: PhantomConfig) -> list[Record]:
@@ -232,28 +341,44 @@ def write_phantom_dataset(out: str | Path, config: PhantomConfig) -> list[Record
     (out / "masks").mkdir(parents=True, exist_ok=True)
     records = []
     n_patients = -(-config.n // config.images_per_patient)
+    multilabel = config.task == "multilabel"
+    task_extra = {} if config.task == "multiclass" else {"task": config.task}
+    correlation = {} if multilabel else {"correlation": f"{config.correlation:g}"}
     for i in range(config.n):
         patient = i // config.images_per_patient
-        label = LABELS[patient % len(LABELS)] if n_patients >= 3 else LABELS[i % len(LABELS)]
         rng = np.random.default_rng([config.seed, i])
-        site, source = _source(config, label, rng)
-        image, mask = make_phantom(label, config.scenario, site, config.size, rng,
-                                   evidence=config.evidence)
+        if multilabel:
+            findings = _patient_findings(config, patient)
+            label, source = "|".join(findings), "phantom"
+            image, mask = make_findings_phantom(findings, config.size, rng,
+                                                evidence=config.evidence)
+        else:
+            label = _label(config, i, n_patients)
+            drawn_as = _BINARY_DRAWN_AS.get(label, label)
+            site, source = _source(config, drawn_as, rng)
+            image, mask = make_phantom(drawn_as, config.scenario, site, config.size, rng,
+                                       evidence=config.evidence)
         name = f"phantom_{config.scenario}_{i:05d}.png"
         write_png(out / "images" / name, image)
         write_png(out / "masks" / name, mask)
         records.append(Record(filename=name, label=label, source=source,
                               patient_id=f"{config.scenario}-p{patient:05d}",
-                              extra={"scenario": config.scenario,
-                                     "correlation": f"{config.correlation:g}",
-                                     "seed": str(config.seed)}))
-    write_manifest(out / "manifest.csv", records)
+                              extra={"scenario": config.scenario, **correlation,
+                                     "seed": str(config.seed), **task_extra}))
+    write_manifest(out / "manifest.csv", records, multilabel=multilabel)
+    if multilabel:
+        command = (f"--task multilabel --n {config.n} --size {config.size} --evidence "
+                   f"{config.evidence:g} --images-per-patient {config.images_per_patient} "
+                   f"--seed {config.seed}")
+    else:
+        task_flag = "" if config.task == "multiclass" else f" --task {config.task}"
+        command = (f"--scenario {config.scenario} --n {config.n} --size {config.size} "
+                   f"--correlation {config.correlation:g} --evidence {config.evidence:g} "
+                   f"--images-per-patient {config.images_per_patient} --seed "
+                   f"{config.seed}{task_flag}")
     (out / "README.md").write_text(
-        f"# hideseek phantom dataset\n\nSynthetic, generated by `hideseek phantom --scenario "
-        f"{config.scenario} --n {config.n} --size {config.size} --correlation "
-        f"{config.correlation:g} --evidence {config.evidence:g} --images-per-patient "
-        f"{config.images_per_patient} --seed {config.seed}`. No patient data; free to use.\n",
-        encoding="utf-8")
+        f"# hideseek phantom dataset\n\nSynthetic, generated by `hideseek phantom {command}`. "
+        "No patient data; free to use.\n", encoding="utf-8")
     log.info("wrote %d phantom images to %s", len(records), out)
     return records
 

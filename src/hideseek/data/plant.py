@@ -124,7 +124,7 @@ class PlantConfig:
     opacity_class: str | None = None
     opacity_fraction: float = 1.0
     relabel: bool = False
-    classes: tuple[str, ...] = ("negative", "positive")
+    classes: tuple[str, ...] = ("clean", "planted")
     margin: float = 0.02
     crop_top: float = 0.08
     seed: int = 0

@@ -26,8 +26,24 @@ def patient_overlap(records: Sequence[Record]) -> dict[str, list[str]]:
     return {p: sorted(s) for p, s in where.items() if len(s) > 1}
 
 
+def _strata(records: Sequence[Record], multilabel: bool) -> dict[str, str]:
+    """Each patient's stratum: its (majority) label; multi-label: its rarest finding (over the
+    whole set; ``""`` when it has none), so every finding, rare ones too, is spread over the
+    splits in proportion."""
+    labels_of: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in records:
+        labels_of[r.patient_id][r.label or ""] += 1
+    if multilabel:
+        freq = Counter(f for r in records for f in r.findings)
+        return {p: min((f for lab in c for f in lab.split("|") if f), default="",
+                       key=lambda f: (freq[f], f)) for p, c in labels_of.items()}
+    # Ties broken by label name so the result depends on the seed only.
+    return {p: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+            for p, c in labels_of.items()}
+
+
 def assign_splits(records: Sequence[Record], fractions: tuple[float, float, float] = (0.7, 0.15,
-                  0.15), seed: int = 0) -> list[Record]:
+                  0.15), seed: int = 0, *, multilabel: bool = False) -> list[Record]:
     """Give every record a split, grouped by patient and stratified by label.
 
     Records that already have a split keep it (and so does every other image of their patient).
@@ -43,6 +59,7 @@ def assign_splits(records: Sequence[Record], fractions: tuple[float, float, floa
         records: The dataset's records.
         fractions: Target shares of patients for train, val, test (must sum to 1).
         seed: Seed of the shuffle; the same seed gives the same split.
+        multilabel: The labels are findings: stratify by each patient's rarest finding.
 
     Raises:
         DataError: A patient already appears in several splits.
@@ -54,15 +71,11 @@ def assign_splits(records: Sequence[Record], fractions: tuple[float, float, floa
         shown = ", ".join(f"{p} ({'/'.join(s)})" for p, s in list(overlap.items())[:10])
         raise DataError(f"{len(overlap)} patient(s) appear in several splits: {shown}")
     fixed, targets = _open_targets(records, fractions)
-    labels_of: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in records:
-        if r.patient_id not in fixed:
-            labels_of[r.patient_id][r.label or ""] += 1
+    strata = _strata(records, multilabel)
     by_label: dict[str, list[str]] = defaultdict(list)
-    for patient, counts in sorted(labels_of.items()):
-        # Ties broken by label name so the result depends on the seed only.
-        label = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-        by_label[label].append(patient)
+    for patient in sorted(strata):
+        if patient not in fixed:
+            by_label[strata[patient]].append(patient)
     assigned = dict(fixed)
     assigned.update(_deal(by_label, targets, seed))
     return [replace(r, split=assigned[r.patient_id]) for r in records]

@@ -7,9 +7,11 @@ from hideseek.engine.checkpoint import (
     atomic_save,
     check_version,
     claim_run_dir,
+    load_checkpoint_file,
     load_training_state,
     training_finished,
 )
+from hideseek.engine.convergence import Convergence, convergence
 from hideseek.engine.distributed import DistContext, init_distributed
 from hideseek.engine.loop import EngineConfig, TrainResult, TrainTask, epoch_seed, run_training
 from hideseek.engine.metrics import MetricsLog
@@ -21,6 +23,7 @@ __all__ = [
     "FINISHED_NAME",
     "SCHEDULES",
     "STATE_NAME",
+    "Convergence",
     "DistContext",
     "EarlyStopping",
     "EngineConfig",
@@ -30,9 +33,11 @@ __all__ = [
     "atomic_save",
     "check_version",
     "claim_run_dir",
+    "convergence",
     "epoch_lr",
     "epoch_seed",
     "init_distributed",
+    "load_checkpoint_file",
     "load_training_state",
     "lr_schedule",
     "run_training",

@@ -18,7 +18,8 @@ import torch
 from hideseek.errors import HideseekError
 
 __all__ = ["CHECKPOINT_VERSION", "FINISHED_NAME", "STATE_KIND", "STATE_NAME", "atomic_save",
-           "check_version", "claim_run_dir", "load_training_state", "training_finished"]
+           "check_version", "claim_run_dir", "load_checkpoint_file", "load_training_state",
+           "training_finished"]
 
 #: Version of the on-disk format written by this hideseek.
 CHECKPOINT_VERSION = 1
@@ -67,14 +68,39 @@ def check_version(path: str | Path, ckpt: object) -> int:
     return version
 
 
+def load_checkpoint_file(path: str | Path, what: str = "model") -> tuple[Path, Any]:
+    """Load a checkpoint safely (``weights_only=True``) on the CPU.
+
+    Args:
+        path: A file, or a training folder (its ``best.pt``).
+        what: Named in the errors ("segmentation model", ...).
+
+    Returns:
+        The resolved file and its content.
+
+    Raises:
+        HideseekError: Missing or unreadable file, or a format version newer than this
+            hideseek reads (:data:`hideseek.engine.CHECKPOINT_VERSION`).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise HideseekError(f"{path}: {what} not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise HideseekError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+    check_version(path, ckpt)
+    return path, ckpt
+
+
 def load_training_state(path: str | Path) -> dict[str, Any]:
     """Read a resumable training state (``last.pt``), on the CPU, weights only.
 
     Raises:
         HideseekError: Missing, unreadable, too new, or not a training state.
     """
-    from hideseek.runtime import load_checkpoint_file
-
     path, state = load_checkpoint_file(path, "training state")
     if not isinstance(state, dict) or not {"model", "optimizer", "epoch"} <= set(state):
         raise HideseekError(f"{path}: not a hideseek training state (model, optimizer, epoch)")

@@ -59,6 +59,9 @@ class EngineConfig:
         seed_stride: Multiplier of the seed in :func:`epoch_seed`.
         patience: Early stopping: epochs without validation improvement; None: never stop.
         min_delta: Early stopping: least score increase that counts as an improvement.
+        min_epochs: Early stopping never stops before this epoch.
+        smooth: Epochs averaged into the score that early stopping watches and the best
+            checkpoint is selected on (1: each epoch's own score).
         compile: Train through ``torch.compile`` (validation runs the plain module).
         checkpoint_every: Write ``last.pt`` every this many epochs (and, with ``keep_state``,
             after the last one or an early stop). A resume repeats the epochs since, with the
@@ -77,6 +80,8 @@ class EngineConfig:
     seed_stride: int = 1_000_003
     patience: int | None = None
     min_delta: float = 0.0
+    min_epochs: int = 0
+    smooth: int = 1
     compile: bool = False
     checkpoint_every: int = 1
     desc: str = "train"
@@ -215,7 +220,9 @@ def _end_epoch(loop: _Loop, epoch: int, train_loss: float) -> bool:
     scores = task.validate(task.model)
     row = {"epoch": epoch + 1, "train_loss": train_loss, **scores}
     r.history.append(row)
-    score = task.score(scores)
+    score = loop.stopper.smooth(task.score(scores))
+    if loop.cfg.smooth > 1:
+        row["smoothed_score"] = score
     if score > r.best_score:
         r.best_score, r.best_epoch = score, epoch + 1
         task.save_best(loop.out / "best.pt", epoch + 1, scores)
@@ -322,7 +329,8 @@ def run_training(out: str | Path, task: TrainTask, cfg: EngineConfig, runtime: R
         if done is not None:
             return done
     loop = _Loop(task, cfg, runtime, out, _forward(task, cfg, runtime), runtime.grad_scaler(),
-                 EarlyStopping(cfg.patience, cfg.min_delta), TrainResult())
+                 EarlyStopping(cfg.patience, cfg.min_delta, cfg.min_epochs, cfg.smooth),
+                 TrainResult())
     start = _restore(loop, out / STATE_NAME) if resume and (out / STATE_NAME).exists() else 0
     main = cfg.rank == 0
     if main:

@@ -2,7 +2,7 @@
 
 :func:`cam_model` is the one place where a model path / ``kind:name`` / adapter becomes what
 :func:`hideseek.explanation.runner.cam_dataset` explains: a module taking our grey [0, 1]
-images and returning logits (or log-probabilities) of our labels, the Grad-CAM target layer
+images and returning logits (or log-probabilities) of the task's classes, the Grad-CAM target layer
 and the dataset settings the model expects. A model without a PyTorch module (ONNX, a plain
 callable) is wrapped around :meth:`ModelAdapter.predict_proba`: occlusion works, Grad-CAM is
 refused with the reason.
@@ -17,10 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from hideseek.classification.checkpoint import KIND as CHECKPOINT_KIND
 from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset
 from hideseek.classification.models.registry import ARCHITECTURES, Classifier, target_layer
-from hideseek.data.labels import LABELS
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.errors import HideseekError
 from hideseek.explanation.gradcam import GradCAM
@@ -29,6 +29,7 @@ from hideseek.explanation.registry import Explainer, get_explainer
 from hideseek.models.adapter import ModelAdapter
 from hideseek.models.loaders import resolve_model
 from hideseek.models.spec import ModelSpec
+from hideseek.task import Task
 
 __all__ = ["CamModel", "ProbaModule", "cam_model", "make_explainer"]
 
@@ -101,7 +102,8 @@ def _layer(module: nn.Module, adapter: ModelAdapter, name: str | None) -> nn.Mod
 
 
 def cam_model(model: Any, *, spec: ModelSpec | None = None, arch: str | None = None,
-              target_layer: str | None = None, method: str = "gradcam") -> CamModel:
+              target_layer: str | None = None, method: str = "gradcam",
+              task: Task | None = None) -> CamModel:
     """The module, target layer and settings to explain ``model`` with ``method``.
 
     Args:
@@ -111,6 +113,8 @@ def cam_model(model: Any, *, spec: ModelSpec | None = None, arch: str | None = N
         arch: Architecture of a plain state dict.
         target_layer: A module name (``features.denseblock4``) instead of the found layer.
         method: The explainer; only ``gradcam`` needs a PyTorch module and a layer.
+        task: The dataset's task: a model trained elsewhere answers its classes (a hideseek
+            checkpoint keeps its own).
 
     Raises:
         HideseekError: Grad-CAM on a forward-only model (ONNX) with the reason, an unknown
@@ -118,14 +122,17 @@ def cam_model(model: Any, *, spec: ModelSpec | None = None, arch: str | None = N
     """
     adapter = resolve_model(model, spec, arch)
     meta, mdir = adapter.meta, model_dir_of(model)
+    ours = meta.get("kind") == CHECKPOINT_KIND
+    if task is not None and not ours and adapter.spec.target == "label":
+        adapter.bind(task)
     if adapter.module is None:
         reason = (f"{adapter.name}: Grad-CAM needs a PyTorch module: {adapter.no_module_reason}"
                   "; occlusion works (--method occlusion)")
         if method == "gradcam":
             raise HideseekError(reason)
         return CamModel(ProbaModule(adapter), None, adapter, meta, mdir, reason)
-    own = isinstance(adapter.module, Classifier) and (
-        adapter.classes == list(LABELS) or adapter.spec.target == "source")
+    # our checkpoints' logits are their task's classes already
+    own = isinstance(adapter.module, Classifier) and (ours or adapter.spec.target == "source")
     module: nn.Module = adapter.module if own else adapter.cam_module()
     layer = _layer(module, adapter, target_layer) if method == "gradcam" else None
     return CamModel(module, layer, adapter, meta, mdir)

@@ -27,7 +27,7 @@ def audit(model: Any, data: Any, masks: str | Path | None = None, *,
         masks: Lung masks folder (default: the dataset's ``masks/``).
         spec: The model spec (a :class:`~hideseek.models.ModelSpec` or its fields as a dict):
             required for foreign models, whose class order is never guessed.
-        kw: Passed on to :func:`hideseek.classification.evaluate.audit`
+        kw: Passed on to :func:`hideseek.classification.audit.audit`
             (``representations``, ``on_bad_mask``...).
 
     Returns:

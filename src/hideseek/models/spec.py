@@ -14,6 +14,7 @@ Example ``model.yaml`` (a TorchXRayVision DenseNet)::
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,11 +28,17 @@ from pydantic import (
     model_validator,
 )
 
-from hideseek.data.labels import LABELS, normalise_label
-from hideseek.errors import HideseekError
+from hideseek.errors import HideseekError, cut_list
+from hideseek.task import COVID_TASK, Task
 from hideseek.validation import config_error
 
-__all__ = ["InputSpec", "ModelSpec", "load_model_spec", "spec_from_flags"]
+__all__ = ["InputSpec", "ModelSpec", "declared_conflicts", "flag_of", "listed", "load_model_spec",
+           "spec_from_flags"]
+
+
+def listed(names: Any, limit: int = 12) -> str:
+    """Names joined by commas, a long list cut with a count (``... and N more``)."""
+    return ", ".join(cut_list([str(n) for n in names], limit))
 
 
 class InputSpec(BaseModel):
@@ -72,14 +79,20 @@ class ModelSpec(BaseModel):
         classes: Output names in output order (required for foreign models).
         activation: ``softmax`` (outputs are logits), ``sigmoid`` (multi-label logits) or
             ``probabilities`` (outputs already sum to one).
-        mapping: Output name -> our label (``normal``, ``pneumonia``, ``COVID-19``); output
-            names that are our labels under another spelling (``COVID``, ``No Finding``) need
-            no entry. With ``sigmoid``, unmapped outputs are ignored.
-        normal: ``mapped`` (an output maps to ``normal``) or ``one_minus_max`` (sigmoid only:
-            normal = 1 - the largest mapped disease score).
+        mapping: Output name -> a class (finding) of the task the model is tested on (the
+            dataset's labels, e.g. ``normal``, ``pneumonia``, ``COVID-19``); outputs that name a
+            class under another spelling (``COVID``, ``No Finding``) need no entry. With
+            ``sigmoid``, unmapped outputs are ignored. Checked when the model meets the data.
+        normal: ``mapped`` (an output maps to the "none of the others" class: ``normal`` /
+            ``negative`` / ``No Finding``) or ``one_minus_max`` (sigmoid, multiclass task
+            only: that class = 1 - the largest mapped score).
         target: ``label`` (our three labels) or ``source`` (our source-probe checkpoints: the
             outputs are data sources, reported as they are).
-        input: The input the model expects.
+        num_classes: The number of outputs. A ``torchvision:`` / ``timm:`` / ``python:`` model
+            built by name gets a new head of this size (random weights, as for training); for
+            any other kind it is checked against the model's outputs.
+        input: The input the model expects; fields left out are resolved by
+            :func:`hideseek.models.inputs.resolve_input`.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -89,6 +102,7 @@ class ModelSpec(BaseModel):
     mapping: dict[str, str] = {}
     normal: Literal["mapped", "one_minus_max"] = "mapped"
     target: Literal["label", "source"] = "label"
+    num_classes: int | None = Field(default=None, ge=1)
     input: InputSpec = InputSpec()
 
     @field_validator("classes", mode="before")
@@ -100,19 +114,24 @@ class ModelSpec(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:
         if self.classes is not None and len(set(self.classes)) != len(self.classes):
-            raise ValueError(f"classes has duplicates: {self.classes}")
-        bad = {k: v for k, v in self.mapping.items() if v not in LABELS}
-        if bad:
-            raise ValueError(f"mapping targets must be one of {', '.join(LABELS)}, got {bad}")
+            dup = sorted(c for c, n in Counter(self.classes).items() if n > 1)
+            raise ValueError(f"classes has duplicates: {listed(dup)}")
+        if self.classes is not None and self.num_classes is not None \
+                and len(self.classes) != self.num_classes:
+            raise ValueError(f"num_classes is {self.num_classes} but classes names "
+                             f"{len(self.classes)} outputs ({listed(self.classes)})")
         if self.classes is not None and self.mapping:
             unknown = sorted(set(self.mapping) - set(self.classes))
             if unknown:
-                raise ValueError(f"mapping names outputs not in classes: {unknown}")
+                raise ValueError(f"mapping names outputs not in classes: {listed(unknown)}")
         return self
 
-    def label_of(self, name: str) -> str | None:
-        """Our label for output ``name`` (the mapping first, then the usual spellings)."""
-        return self.mapping.get(name) or normalise_label(name)
+    def label_of(self, name: str, task: Task | None = None) -> str | None:
+        """The task's class for output ``name`` (the mapping first, then the class it spells;
+        ``task`` defaults to the COVID preset)."""
+        task = task or COVID_TASK
+        target = self.mapping.get(name)
+        return task.normalise(target if target is not None else name)
 
     def require_classes(self, where: str) -> list[str]:
         """The declared class order, or a refusal saying why (never a guess)."""
@@ -168,3 +187,46 @@ def spec_from_flags(base: ModelSpec | None = None, **flags: Any) -> ModelSpec:
         return ModelSpec(**values)
     except ValidationError as exc:
         raise _fail("model spec flags", exc) from exc
+
+
+#: The command-line flag of each spec field (``input.X``: ``--input-X``).
+_FLAGS = {"classes": "--classes", "activation": "--activation", "mapping": "--map",
+          "normal": "--normal", "num_classes": "--num-classes", "target": "target"}
+
+
+def flag_of(field_name: str) -> str:
+    """The flag of spec field ``field_name`` (``input.size``: ``--input-size``)."""
+    if field_name.startswith("input."):
+        return "--input-" + field_name.removeprefix("input.").replace("_", "-")
+    return _FLAGS.get(field_name, field_name)
+
+
+def declared_conflicts(declared: ModelSpec | None, own: ModelSpec) -> list[tuple[str, Any, Any]]:
+    """The fields ``declared`` sets to something else than ``own`` (a model's own spec):
+    ``(field, declared value, own value)``; input fields are named ``input.X``.
+
+    ``num_classes`` agrees with the number of ``own``'s classes.
+    """
+    if declared is None:
+        return []
+    out: list[tuple[str, Any, Any]] = []
+    mine = declared.model_dump(exclude_unset=True)
+    theirs = own.model_dump()
+    for key, value in mine.items():
+        if key == "input":
+            inp = own.input.model_dump()
+            out += [(f"input.{k}", v, inp[k]) for k, v in value.items()
+                    if not _agree(v, inp[k])]
+        elif key == "num_classes":
+            n = len(own.classes or [])
+            if value is not None and value != n:
+                out.append((key, value, n))
+        elif not _agree(value, theirs[key]):
+            out.append((key, value, theirs[key]))
+    return out
+
+
+def _agree(a: Any, b: Any) -> bool:
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return list(a) == list(b)
+    return bool(a == b)

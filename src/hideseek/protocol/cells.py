@@ -12,10 +12,11 @@ import hashlib
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from hideseek.classification.config import TrainConfig
 from hideseek.classification.results import EvalResult
 from hideseek.jsonio import dumps, from_json, to_json
 
@@ -32,8 +33,8 @@ class CellSpec:
     """Everything that defines one cell (plain values, so that Ray can ship it).
 
     Attributes:
-        train: The :class:`~hideseek.classification.config.TrainConfig` fields (``arch``,
-            ``representation``, ``seed`` ...).
+        train: The cell's training config (``arch``, ``representation``, ``seed``, the task
+            when declared ...); the fields it sets define the cell.
         data_hash: Content hash of the data; ``masks_hash`` of the masks; ``code`` of the code.
         out: The cell's folder.
     """
@@ -41,7 +42,7 @@ class CellSpec:
     data: list[str]
     images: str | None
     masks: str
-    train: dict[str, Any]
+    train: TrainConfig
     on_bad_mask: str
     n_boot: int
     data_hash: str
@@ -52,7 +53,7 @@ class CellSpec:
 
     def __str__(self) -> str:
         t = self.train
-        return f"{t.get('arch')}/{t.get('representation')} seed {t.get('seed')}"
+        return f"{t.arch}/{t.representation} seed {t.seed}"
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,10 @@ def cell_hash(spec: CellSpec) -> str:
     """
     from hideseek import __version__
 
-    keep = {k: v for k, v in to_json(spec).items() if k not in {"out", "cache_dir"}}
-    train = dict(keep.get("train", {}))
+    keep = {k: to_json(getattr(spec, k)) for k in (f.name for f in fields(spec))
+            if k not in {"out", "cache_dir", "train"}}
+    # the fields the cell sets (as the dict of earlier versions: their hashes stay)
+    train = spec.train.model_dump(mode="json", exclude_unset=True)
     if train.get("representation") == "data":
         for name in _UNUSED_BY_DATA:
             train.pop(name, None)
@@ -101,7 +104,6 @@ def cell_is_done(spec: CellSpec) -> bool:
 
 def run_cell(spec: CellSpec) -> CellResult:
     """Train (resuming an interrupted run) and evaluate one cell; returns its record."""
-    from hideseek.classification.config import TrainConfig
     from hideseek.classification.evaluate import evaluate
     from hideseek.classification.train import train_classifier
     from hideseek.data.manifest import load_dataset
@@ -116,8 +118,9 @@ def run_cell(spec: CellSpec) -> CellResult:
         shutil.rmtree(out)  # made with other settings: redo from scratch
     out.mkdir(parents=True, exist_ok=True)
     started.write_text(h)
-    data = load_dataset(spec.data if len(spec.data) > 1 else spec.data[0], images=spec.images)
-    cfg = TrainConfig(**spec.train)
+    cfg = spec.train
+    data = load_dataset(spec.data if len(spec.data) > 1 else spec.data[0], images=spec.images,
+                        task=cfg.declared_task())
     # ``out`` is new or holds this cell's own interrupted (last.pt) or finished (finished.json)
     # training: resume it (a finished one trains nothing; only best.pt is kept).
     train = train_classifier(data, out, cfg, masks_dir=spec.masks, resume=True,

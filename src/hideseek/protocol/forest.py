@@ -19,6 +19,9 @@ FLAG_WORDS = {
                                  "removed / isolated comparisons are confounded.",
     "class_specific_shortcut": "At least one class is recognised just as well without the "
                                "lungs (see its row): a shortcut for that class.",
+    "undertrained": "A model stopped before it learned what its input allows (see the notes "
+                    "below): the retained skill is biased, so the verdict does not name the "
+                    "mechanism that bias favours.",
 }
 _LO, _HI = -0.5, 1.5
 _COLOURS = {"lungs_removed": "#1f77b4", "lungs_boxed_out": "#ff7f0e"}

@@ -31,10 +31,6 @@ class CellKey:
             raise ValueError(f"not a cell id: {text!r}")
         return cls(arch, rep, int(seed[4:]))
 
-    def renamed(self, arch: str) -> CellKey:
-        """The same cell under another architecture name (the demo's ``<scenario>-<arch>``)."""
-        return CellKey(arch, self.representation, self.seed)
-
 
 @dataclass(frozen=True)
 class RunLayout:

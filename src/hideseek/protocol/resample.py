@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hideseek.bootstrap import weighted_auc, weighted_balanced_accuracy
+
 __all__ = ["PatientResampler", "weighted_auc", "weighted_balanced_accuracy"]
 
 
@@ -61,28 +63,3 @@ class PatientResampler:
         point = per_seed[:, 0].mean(keepdims=True)
         boot = per_seed[self.seed_picks, np.arange(1, per_seed.shape[1])[:, None]].mean(1)
         return np.concatenate([point, boot])
-
-
-def weighted_balanced_accuracy(y: np.ndarray, pred: np.ndarray, weights: np.ndarray,
-                               k: int) -> np.ndarray:
-    """Mean recall over the ``k`` classes for each weight row (chance is exactly ``1/k``)."""
-    correct = (y == pred).astype(float)
-    recalls = []
-    for c in range(k):
-        member = (y == c).astype(float)
-        total = weights @ member
-        with np.errstate(invalid="ignore", divide="ignore"):
-            recalls.append((weights @ (member * correct)) / total)
-    return np.nanmean(np.vstack(recalls), axis=0)
-
-
-def weighted_auc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """One-vs-rest AUC (Mann-Whitney, ties count one half) for each weight row."""
-    pos, neg = np.flatnonzero(positive), np.flatnonzero(~positive)
-    if len(pos) == 0 or len(neg) == 0:
-        return np.full(weights.shape[0], np.nan)
-    sp, sn = scores[pos][:, None], scores[neg][None, :]
-    wins = (sp > sn).astype(float) + 0.5 * (sp == sn)
-    wp, wn = weights[:, pos], weights[:, neg]
-    num = ((wp @ wins) * wn).sum(1)
-    return np.asarray(num / (wp.sum(1) * wn.sum(1)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,15 +26,26 @@ from hideseek.protocol.resample import (
     weighted_auc,
     weighted_balanced_accuracy,
 )
+from hideseek.task import Task
 
 __all__ = ["HIDDEN", "PRIMARY", "SILHOUETTE", "ArchitectureVerdict", "ClassVerdict",
            "HiddenVerdict", "Interval", "PredictionSet", "VerdictMargins", "combine", "decide",
            "read_predictions", "rule_text"]
 
+#: The paper's hidden versions (the registry's ``hidden_representations()`` is what the rule
+#: reads: a new representation registered with ``hides_lungs=True`` reaches the verdict).
 HIDDEN = ("lungs_removed", "lungs_boxed_out")
 SILHOUETTE = "lungs_silhouette"
+#: The COVID preset's primary class (a task names its own: :attr:`Task.primary`).
 PRIMARY = "COVID-19"
 _ORDER = {"uses_lungs": 0, "both": 1, "shortcut": 2}
+
+
+def hidden_versions() -> tuple[str, ...]:
+    """The versions that hide the lungs, from the representation registry."""
+    from hideseek.representations.registry import hidden_representations
+
+    return hidden_representations()
 
 
 @dataclass(frozen=True)
@@ -82,25 +94,43 @@ class Interval:
 
 @dataclass(frozen=True)
 class PredictionSet:
-    """One model's predictions on the test images (one representation, one seed)."""
+    """One model's predictions on the test images (one representation, one seed).
+
+    Attributes:
+        y: True class index per image; multi-label: N x K findings (1, 0, NaN uncertain).
+        prob: N x K class probabilities (multi-label: per-finding probabilities).
+        multilabel: The classes are findings.
+    """
 
     filenames: tuple[str, ...]
     patients: tuple[str, ...]
     y: np.ndarray
     prob: np.ndarray
     classes: tuple[str, ...]
+    multilabel: bool = False
 
     @property
     def pred(self) -> np.ndarray:
-        """Predicted class index per image."""
-        return np.asarray(self.prob.argmax(1))
+        """Predicted class index per image (multi-label: N x K, probability >= 0.5)."""
+        return np.asarray(self.prob >= 0.5) if self.multilabel else np.asarray(
+            self.prob.argmax(1))
 
     def subset(self, names: Sequence[str]) -> PredictionSet:
         """The same predictions restricted to (and ordered by) ``names``."""
         pos = {n: i for i, n in enumerate(self.filenames)}
         idx = np.array([pos[n] for n in names], dtype=np.int64)
         return PredictionSet(tuple(names), tuple(self.patients[i] for i in idx), self.y[idx],
-                             self.prob[idx], self.classes)
+                             self.prob[idx], self.classes, self.multilabel)
+
+    def strata(self) -> np.ndarray:
+        """Each image's stratum for the bootstrap: its class; multi-label: its rarest
+        positive finding (K when it has none)."""
+        if not self.multilabel:
+            return np.asarray(self.y)
+        pos = np.nan_to_num(self.y, nan=0.0) > 0
+        freq = pos.sum(0)
+        rank = np.where(pos, freq[None, :], np.inf)
+        return np.where(pos.any(1), rank.argmin(1), len(self.classes))
 
 
 @dataclass(frozen=True)
@@ -147,11 +177,14 @@ class ArchitectureVerdict:
     level: float
     primary: str | None
     margins: VerdictMargins = field(default_factory=VerdictMargins)
+    task: dict[str, Any] | None = None
+    undertrained: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The ``verdicts.json`` entry (without the runner's legacy ``figures``)."""
         return {"verdict": self.verdict, "sentence": self.sentence, "rule": rule_text(
                     self.margins), "flags": list(self.flags), "missing": list(self.missing),
+                "task": self.task, "undertrained": list(self.undertrained),
                 "retained": {r: h.retained.to_json() for r, h in self.hidden.items()},
                 "per_hidden": {r: h.verdict for r, h in self.hidden.items()},
                 "n_needed": {r: h.n_needed for r, h in self.hidden.items()},
@@ -196,13 +229,18 @@ def read_predictions(path: str | Path) -> PredictionSet:
     if not rows:
         raise DataError(f"{path}: no predictions")
     classes = tuple(c[2:] for c in rows[0] if c.startswith("p_"))
+    multilabel = any(c.startswith("y_") for c in rows[0])
     try:
-        y = np.array([classes.index(r["label"]) for r in rows], dtype=np.int64)
+        if multilabel:
+            y = np.array([[float(r[f"y_{c}"]) if r[f"y_{c}"] != "" else np.nan
+                           for c in classes] for r in rows])
+        else:
+            y = np.array([classes.index(r["label"]) for r in rows], dtype=np.int64)
         prob = np.array([[float(r[f"p_{c}"]) for c in classes] for r in rows])
     except (KeyError, ValueError) as exc:
         raise DataError(f"{path}: malformed predictions ({exc})") from exc
     return PredictionSet(tuple(r["filename"] for r in rows), tuple(r["patient_id"] for r in rows),
-                         y, prob, classes)
+                         y, prob, classes, multilabel)
 
 
 def _align(preds: Mapping[str, Sequence[PredictionSet]]) -> dict[str, list[PredictionSet]]:
@@ -218,7 +256,7 @@ def _align(preds: Mapping[str, Sequence[PredictionSet]]) -> dict[str, list[Predi
     ref = out[next(iter(out))][0]
     for runs in out.values():
         for p in runs:
-            if not np.array_equal(p.y, ref.y):
+            if not np.array_equal(p.y, ref.y, equal_nan=ref.multilabel):
                 raise DataError("the prediction sets disagree on the true labels")
     return out
 
@@ -283,36 +321,62 @@ def combine(verdicts: Sequence[HiddenVerdict], margins: VerdictMargins | None = 
 
 
 def _hidden_reps(preds: Mapping[str, Sequence[PredictionSet]]) -> tuple[list[str], list[str]]:
-    present = [h for h in HIDDEN if h in preds]
-    return present, [h for h in (*HIDDEN, SILHOUETTE) if h not in preds]
+    hidden = hidden_versions()
+    present = [h for h in hidden if h in preds]
+    return present, [h for h in (*hidden, SILHOUETTE) if h not in preds]
+
+
+def _class_auc(p: PredictionSet, c: int, weights: np.ndarray) -> np.ndarray:
+    """Class ``c``'s one-vs-rest AUC (multi-label: finding ``c``'s, over the images where it
+    is known) for each weight row."""
+    if not p.multilabel:
+        return weighted_auc(p.prob[:, c], p.y == c, weights)
+    known = ~np.isnan(p.y[:, c])
+    return weighted_auc(p.prob[known, c], p.y[known, c] > 0, weights[:, known])
 
 
 def _endpoints(al: dict[str, list[PredictionSet]], rs: PatientResampler,
                k: int) -> dict[str, dict[str, np.ndarray]]:
-    """Pooled bootstrap rows per representation: ``"ba"`` and ``"auc:<class index>"``."""
+    """Pooled bootstrap rows per representation: ``"ba"`` (the architecture's endpoint:
+    balanced accuracy; multi-label: macro AUC) and ``"auc:<class index>"``."""
     out: dict[str, dict[str, np.ndarray]] = {}
     for rep, runs in al.items():
         ends: dict[str, np.ndarray] = {}
-        ends["ba"] = rs.pool(np.vstack([weighted_balanced_accuracy(
-            p.y, p.pred, rs.weights, k) for p in runs]))
+        per_seed = {c: np.vstack([_class_auc(p, c, rs.weights) for p in runs])
+                    for c in range(k)}
         for c in range(k):
-            ends[f"auc:{c}"] = rs.pool(np.vstack([weighted_auc(
-                p.prob[:, c], p.y == c, rs.weights) for p in runs]))
+            ends[f"auc:{c}"] = rs.pool(per_seed[c])
+        if runs[0].multilabel:
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a finding absent everywhere
+                ends["ba"] = rs.pool(np.nanmean(np.stack(list(per_seed.values())), axis=0))
+        else:
+            ends["ba"] = rs.pool(np.vstack([weighted_balanced_accuracy(
+                p.y, p.pred, rs.weights, k) for p in runs]))
         out[rep] = ends
     return out
 
 
 def decide(preds: Mapping[str, Sequence[PredictionSet]], margins: VerdictMargins | None = None,
-           seeds: Sequence[int] | None = None) -> ArchitectureVerdict:
+           seeds: Sequence[int] | None = None, task: Task | None = None,
+           convergence: Mapping[str, Sequence[Mapping[str, Any] | None]] | None = None
+           ) -> ArchitectureVerdict:
     """The verdict for one architecture.
 
     Args:
         preds: Per representation, one prediction set per training seed (same seed order in
             every representation; seed ``i`` of each is paired). Needs ``data`` and at least
-            one of ``lungs_removed`` / ``lungs_boxed_out``; ``lungs_silhouette`` is used as a
-            control when present; other representations are reported, not decided on.
+            one version that hides the lungs (the registry's: ``lungs_removed``,
+            ``lungs_boxed_out``); ``lungs_silhouette`` is used as a control when present;
+            other representations are reported, not decided on.
         margins: The rule's margins and bootstrap settings.
         seeds: The seed numbers (for the record only).
+        task: The task of the predictions (its primary class and kind); default: the COVID
+            preset's primary (COVID-19) when it is one of the classes.
+        convergence: Per representation, each seed's convergence record
+            (:class:`~hideseek.engine.convergence.Convergence` as JSON): a model stopped while
+            still learning flags the verdict ``undertrained`` (as does an originals' model
+            beaten by a version that sees less).
 
     Raises:
         DataError: ``data`` is missing, or the prediction sets cannot be paired.
@@ -327,11 +391,14 @@ def decide(preds: Mapping[str, Sequence[PredictionSet]], margins: VerdictMargins
     hidden, missing = _hidden_reps(al)
     n_dec = max(1, len(hidden) * (1 + k) + (SILHOUETTE in al))
     level = 1 - m.alpha / n_dec
-    rs = PatientResampler.draw(ref.y, ref.patients, n_seeds, m.n_boot, m.seed)
+    rs = PatientResampler.draw(ref.strata(), ref.patients, n_seeds, m.n_boot, m.seed)
     ends = _endpoints(al, rs, k)
     ba = {rep: _interval(e["ba"], level) for rep, e in ends.items()}
-    chance = 1.0 / k
+    # balanced accuracy averages the classes present in the test set: its chance is 1/K of those
+    chance = 0.5 if ref.multilabel else 1.0 / max(1, len(np.unique(ref.y)))
     n = len(ref.y)
+    primary = task.primary if task is not None else (PRIMARY if PRIMARY in ref.classes
+                                                     else None)
     arch_h = {h: _decide_one(ba["data"].lo, chance + m.learned_margin, _interval(
         _retained(ends[h]["ba"], ends["data"]["ba"], chance), level), n, m) for h in hidden}
     per_class = {}
@@ -341,25 +408,105 @@ def decide(preds: Mapping[str, Sequence[PredictionSet]], margins: VerdictMargins
         ch = {h: _decide_one(aucs["data"].lo, 0.5 + m.learned_margin, _interval(
             _retained(ends[h][key], ends["data"][key], 0.5), level), n, m) for h in hidden}
         per_class[label] = ClassVerdict(label, combine(list(ch.values()), m), aucs, ch)
-    v, flags = _overall(arch_h, per_class, ba, chance, ref.classes, m)
+    v, flags = _overall(arch_h, per_class, ba, chance, primary, m)
+    under = _undertrained(convergence or {}, ends, hidden, level,
+                          list(seeds) if seeds is not None else list(range(n_seeds)))
+    if under.data or under.hidden:
+        flags.append("undertrained")
+        v = under.verdict(v)
+    word = "finding" if ref.multilabel else "class"
+    sentence = _sentence(v, arch_h, per_class, flags, missing, level, n, n_seeds, word)
+    if under.data or under.hidden:
+        sentence += "; " + under.sentence()
     return ArchitectureVerdict(
-        verdict=v, sentence=_sentence(v, arch_h, per_class, flags, missing, level, n,
-                                      n_seeds, m),
+        verdict=v, sentence=sentence,
         hidden=arch_h, per_class=per_class, balanced_accuracy=ba, flags=flags,
         missing=missing, n_test=n, n_patients=len(set(ref.patients)),
         seeds=list(seeds) if seeds is not None else list(range(n_seeds)), level=level,
-        primary=PRIMARY if PRIMARY in ref.classes else None, margins=m)
+        primary=primary, margins=m, task=_task_json(task, ref), undertrained=under.notes())
+
+
+#: Versions that keep less of the image than the originals (the registry's non-hiding,
+#: non-control versions other than ``data``): a model trained on one of them cannot beat the
+#: originals' model unless that one did not learn what its input allows.
+def less_informative() -> tuple[str, ...]:
+    """``lungs_isolated``, ``lungs_framed`` and any registered version like them."""
+    from hideseek.representations.registry import representation_names
+
+    hidden = set(hidden_versions())
+    return tuple(r for r in representation_names(controls=False)
+                 if r != "data" and r not in hidden)
+
+
+@dataclass(frozen=True)
+class _Undertrained:
+    """Which models of a verdict did not reach what their input allows, and why."""
+
+    data: list[str]
+    hidden: list[str]
+
+    def verdict(self, v: str) -> str:
+        """The verdict the evidence still supports. An under-trained original model inflates
+        the retained skill (its skill is the denominator), so ``shortcut`` / ``both`` are not
+        stated; an under-trained hidden-version model deflates it, so ``uses_lungs`` is not."""
+        if self.data and v in ("shortcut", "both"):
+            return "inconclusive"
+        if self.hidden and v == "uses_lungs":
+            return "inconclusive"
+        return v
+
+    def notes(self) -> list[str]:
+        """Every finding, in words."""
+        return [*self.data, *self.hidden]
+
+    def sentence(self) -> str:
+        """The flag's part of the verdict's sentence."""
+        return ("undertrained: " + "; ".join(self.notes()) + " - the retained skill is biased "
+                "(retrain to convergence: more epochs, a later or no early stop)")
+
+
+def _undertrained(convergence: Mapping[str, Sequence[Mapping[str, Any] | None]],
+                  ends: dict[str, dict[str, np.ndarray]], hidden: list[str], level: float,
+                  seeds: list[int]) -> _Undertrained:
+    """The models stopped while still learning (their convergence records) and an original
+    model beaten, beyond the paired interval, by a version holding less information."""
+    data: list[str] = []
+    hid: list[str] = []
+    for rep, records in convergence.items():
+        for seed, c in zip(seeds, records, strict=False):
+            if c and c.get("still_improving"):
+                note = f"{rep} (seed {seed}) {c.get('reason', 'stopped while still learning')}"
+                if rep == "data":
+                    data.append(note)
+                elif rep in hidden:
+                    hid.append(note)
+    for rep in less_informative():
+        if rep in ends:
+            gap = _interval(ends[rep]["ba"] - ends["data"]["ba"], level)
+            if gap.lo > 0:
+                data.append(f"the {rep} model beats the originals' model by {gap} (it sees "
+                            "less, so the originals' model has not learned what it could)")
+    return _Undertrained(data, hid)
+
+
+def _task_json(task: Task | None, ref: PredictionSet) -> dict[str, Any]:
+    """``{"kind", "classes", "primary"}`` of the verdict's task."""
+    if task is not None:
+        return task.to_json()
+    return {"kind": "multilabel" if ref.multilabel else "multiclass",
+            "classes": list(ref.classes),
+            "primary": PRIMARY if PRIMARY in ref.classes and not ref.multilabel else None}
 
 
 def _overall(arch_h: dict[str, HiddenVerdict], per_class: dict[str, ClassVerdict],
-             ba: dict[str, Interval], chance: float, classes: tuple[str, ...],
+             ba: dict[str, Interval], chance: float, primary_class: str | None,
              m: VerdictMargins) -> tuple[str, list[str]]:
     """The architecture's verdict and its flags."""
     flags: list[str] = []
     per = [h.verdict for h in arch_h.values()]
     v = combine(list(arch_h.values()), m)
     decisive = [p for p in per if p in _ORDER]
-    if len(decisive) == len(HIDDEN) and len(set(decisive)) > 1:
+    if len(decisive) == len(arch_h) > 1 and len(set(decisive)) > 1:
         flags.append("mask_shape_dependent")
     if any(len({h.verdict for h in cv.hidden.values()} & set(_ORDER)) > 1
            for cv in per_class.values()) and "mask_shape_dependent" not in flags:
@@ -371,7 +518,7 @@ def _overall(arch_h: dict[str, HiddenVerdict], per_class: dict[str, ClassVerdict
         flags.append("class_specific_shortcut")
         if v == "uses_lungs":
             v = "both"  # some class is told apart without the lungs: never call it lung-only
-    primary = per_class.get(PRIMARY) if PRIMARY in classes else None
+    primary = per_class.get(primary_class) if primary_class is not None else None
     if primary is not None and primary.verdict in ("shortcut", "both") and v == "uses_lungs":
         v = "both"
     return v, flags
@@ -386,14 +533,20 @@ _WORDS = {"uses_lungs": "relies on the lungs", "shortcut": "uses information out
 
 def _sentence(v: str, arch_h: dict[str, HiddenVerdict], per_class: dict[str, ClassVerdict],
               flags: list[str], missing: list[str], level: float, n: int, n_seeds: int,
-              m: VerdictMargins) -> str:
+              word: str = "class") -> str:
     parts = [f"{v}: {_WORDS[v]}"]
     if arch_h:
         kept = "; ".join(f"{h.replace('_', ' ')} {r.retained}" for h, r in arch_h.items())
-        parts.append(f"balanced-accuracy skill retained {kept} ({level:.1%} intervals, "
+        endpoint = "macro-AUC" if word == "finding" else "balanced-accuracy"
+        parts.append(f"{endpoint} skill retained {kept} ({level:.1%} intervals, "
                      f"{n} test images, {n_seeds} seed{'s' * (n_seeds > 1)})")
+    short = [c for c, cv in per_class.items() if cv.verdict == "shortcut"]
+    if short:
+        many = "classes" if word == "class" else f"{word}s"
+        parts.append(f"{many if len(short) > 1 else word} read as shortcut: "
+                     f"{', '.join(short)}")
     cls = ", ".join(f"{c} {cv.verdict}" for c, cv in per_class.items())
-    parts.append(f"per class: {cls}")
+    parts.append(f"per {word}: {cls}")
     need = [h.n_needed for h in arch_h.values() if h.n_needed]
     if v == "inconclusive" and need:
         parts.append(f"about {max(need)} test images would settle it")

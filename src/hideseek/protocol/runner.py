@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 import yaml
 
-from hideseek.classification.results import Comparison
+from hideseek.classification.config import TrainConfig
+from hideseek.classification.results import Comparison, EvalResult
 from hideseek.classification.stats import paired_comparison
 from hideseek.data.cache import default_cache_dir
-from hideseek.data.labels import LABELS
 from hideseek.data.manifest import CXRDataset, load_dataset
-from hideseek.jsonio import dumps, to_json
+from hideseek.jsonio import dumps, from_json, to_json
+from hideseek.naming import safe_name
 from hideseek.protocol.cells import CellResult, CellSpec, cell_is_done, run_cell
 from hideseek.protocol.config import ProtocolConfig
 from hideseek.protocol.executors import run_cells
@@ -37,8 +38,16 @@ from hideseek.protocol.freshness import (
 )
 from hideseek.protocol.layout import CellKey, RunLayout
 from hideseek.protocol.models import ModelCache
-from hideseek.protocol.rule import decide, read_predictions
+from hideseek.protocol.results import (
+    AuditRecord,
+    CamRecord,
+    ProbeRecord,
+    RunResult,
+    VerdictRecord,
+)
+from hideseek.protocol.rule import PredictionSet, decide, read_predictions
 from hideseek.runtime import Runtime
+from hideseek.task import Task
 
 __all__ = ["run_protocol"]
 
@@ -86,26 +95,19 @@ def _masks(cfg: ProtocolConfig, data: CXRDataset, layout: RunLayout, rt: Runtime
 
 def _qc_and_fig1(cfg: ProtocolConfig, data: CXRDataset, masks: Path,
                  layout: RunLayout) -> list[Any]:
-    from hideseek.data.io import read_image, read_mask
     from hideseek.representations import (
         assess_masks,
         mask_qc_table,
         representation_figure,
         resolve_masks_dir,
     )
+    from hideseek.representations.figure import figure_samples
 
     infos = assess_masks(data, resolve_masks_dir(masks))
     qc = mask_qc_table(infos)
     layout.mask_qc.write_text(dumps({"table": qc, "bad": {
         i.filename: i.problem for i in infos if i.bad}}))
-    samples = []
-    by_name = {r.filename: r for r in data.records}
-    for label in LABELS:
-        info = next((i for i in infos if i.label == label and not i.bad), None)
-        if info is not None and info.path is not None:
-            rec = by_name[info.filename]
-            image = read_image(data.image_path(rec))
-            samples.append((label, image, read_mask(info.path, image.shape)))
+    samples = figure_samples(data, infos)
     if samples:
         representation_figure(layout.fig1, samples, cfg.fill, cfg.box_margin)
     return qc
@@ -121,6 +123,17 @@ def _load_predictions(layout: RunLayout, key: CellKey) -> dict[str, dict[str, st
 def _compare(base: dict[str, dict[str, str]], other: dict[str, dict[str, str]],
              n_boot: int) -> Comparison:
     names = [n for n in base if n in other]
+    findings = [c[2:] for c in next(iter(base.values()), {}) if c.startswith("y_")]
+    if findings:  # multi-label: one decision per image and known finding (as its accuracy)
+        keep = [(n, f) for n in names for f in findings if base[n][f"y_{f}"] != ""]
+
+        def said(row: dict[str, str], f: str) -> int:
+            return int(f in row["prediction"].split("|"))
+
+        return paired_comparison([int(base[n][f"y_{f}"]) for n, f in keep],
+                                 [said(base[n], f) for n, f in keep],
+                                 [said(other[n], f) for n, f in keep],
+                                 [base[n]["patient_id"] for n, _ in keep], n_boot)
     labels = sorted({base[n]["label"] for n in names} | {other[n]["prediction"] for n in names}
                     | {base[n]["prediction"] for n in names})
     idx = {lab: i for i, lab in enumerate(labels)}
@@ -158,8 +171,14 @@ def _legacy_figures(cells: dict[CellKey, CellResult], cfg: ProtocolConfig, arch:
     cm = base.confusion_matrix
     n = sum(sum(row) for row in cm)
     figs["chance"] = chance = max(sum(row) for row in cm) / n if n else 1.0
+    multilabel = (base.task or {}).get("kind") == "multilabel"
+    if multilabel:  # its rows are per-finding counts: no accuracy chance level
+        figs["chance"] = None
     removed = comparisons.get(arch, {}).get(f"seed{seed}", {}).get("lungs_removed")
-    if removed is not None:
+    if removed is not None and multilabel:
+        figs["mcnemar_p"] = removed["mcnemar_p"]
+        figs["accuracy_difference"] = removed["accuracy_difference"]
+    elif removed is not None:
         acc_d, acc_r = base.accuracy.value or 0.0, removed["accuracy_b"]
         figs["retained"] = ((acc_r - chance) / (acc_d - chance) if acc_d > chance
                             else float("nan"))
@@ -170,14 +189,19 @@ def _legacy_figures(cells: dict[CellKey, CellResult], cfg: ProtocolConfig, arch:
 
 
 def _verdicts(cells: dict[CellKey, CellResult], cfg: ProtocolConfig,
-              layout: RunLayout, comparisons: dict[str, Any]) -> dict[str, Any]:
+              layout: RunLayout, comparisons: dict[str, Any],
+              task: Task | None) -> dict[str, Any]:
     """One verdict per architecture from every seed's predictions (see docs/VERDICTS.md)."""
     verdicts: dict[str, Any] = {}
     margins = cfg.verdict_margins()
     for arch in cfg.architectures:
         preds = {rep: [read_predictions(layout.predictions(CellKey(arch, rep, s)))
                        for s in cfg.seeds] for rep in cfg.representations}
-        v = decide(preds, margins, seeds=cfg.seeds).to_json()
+        conv = {rep: [cells[CellKey(arch, rep, s)].train.get("convergence")
+                      for s in cfg.seeds] for rep in cfg.representations}
+        v = decide(preds, margins, seeds=cfg.seeds, task=task, convergence=conv).to_json()
+        v["convergence"] = {rep: records[0] if len(records) == 1 else records
+                            for rep, records in conv.items()}
         v["figures"] = _legacy_figures(cells, cfg, arch, comparisons)
         v["seed"] = cfg.seeds[0]
         v["split_seed"] = cfg.split_seed
@@ -190,12 +214,14 @@ def _specs(cfg: ProtocolConfig, layout: RunLayout, masks: Path,
     """One spec per cell; every cell shares the one test split (``split_seed``)."""
     cache = str(default_cache_dir())
     specs = []
+    declared = {"task": cfg.task} if cfg.task is not None else {}
     for arch in cfg.architectures:
         for rep in cfg.representations:
             for seed in cfg.seeds:
-                train = {**cfg.train, "arch": arch, "representation": rep, "seed": seed,
-                         "split_seed": cfg.split_seed, "fill": cfg.fill,
-                         "box_margin": cfg.box_margin}
+                train = TrainConfig(**{**cfg.train, **declared, "arch": arch,
+                                       "representation": rep, "seed": seed,
+                                       "split_seed": cfg.split_seed, "fill": cfg.fill,
+                                       "box_margin": cfg.box_margin})
                 specs.append(CellSpec(list(cfg.data), cfg.images, str(masks), train,
                                       cfg.on_bad_mask, cfg.n_boot, hashes.data, hashes.masks,
                                       hashes.code, cache,
@@ -203,11 +229,12 @@ def _specs(cfg: ProtocolConfig, layout: RunLayout, masks: Path,
     return specs
 
 
-def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[str, Any]:
+def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> RunResult:
     """Run (or resume) the protocol; returns the results that the report is made from.
 
     Writes ``config.resolved.yaml``, ``environment.json``, ``cells/``, ``comparisons.json``,
-    ``verdicts.json``, ``audit/``, ``cam/``, ``probe/``, ``figures/`` and ``report.html`` under
+    ``verdicts.json``, ``audit/``, ``cam/``, ``probe/``, ``figures/``, ``results.json`` (the
+    returned :class:`~hideseek.protocol.results.RunResult`) and ``report.html`` under
     ``cfg.output`` (see :class:`~hideseek.protocol.layout.RunLayout`).
     """
     from hideseek.protocol.report import write_report
@@ -216,7 +243,8 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     layout = RunLayout(Path(cfg.output))
     layout.root.mkdir(parents=True, exist_ok=True)
     rt = runtime or Runtime.auto()
-    data = load_dataset(cfg.data if len(cfg.data) > 1 else cfg.data[0], images=cfg.images)
+    data = load_dataset(cfg.data if len(cfg.data) > 1 else cfg.data[0], images=cfg.images,
+                        task=cfg.declared_task())
     layout.config.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     masks = resolve_masks_dir(_masks(cfg, data, layout, rt))
     hashes = input_hashes(data, _index_files(cfg, data), masks)
@@ -227,31 +255,61 @@ def run_protocol(cfg: ProtocolConfig, runtime: Runtime | None = None) -> dict[st
     specs = _specs(cfg, layout, masks, hashes)
     for spec in specs:
         t = spec.train
-        fresh.note(f"cell {CellKey(t['arch'], t['representation'], t['seed']).id}",
-                   cell_is_done(spec))
+        fresh.note(f"cell {CellKey(t.arch, t.representation, t.seed).id}", cell_is_done(spec))
     results = run_cells(run_cell, specs, cfg.executor, cfg.ray_address, cfg.cpus_per_cell,
                         cfg.gpus_per_cell)
     cells = {CellKey(r.arch, r.representation, r.seed): r for r in results}
     stages = _StageInputs(cfg, data, masks, layout, rt, hashes, fresh,
                           {k: c.hash for k, c in cells.items()}, ModelCache())
-    comparisons = to_json(_paired(cfg, layout))
+    paired = _paired(cfg, layout)
+    comparisons = to_json(paired)
     layout.comparisons.write_text(dumps(comparisons))
-    verdicts = _verdicts(cells, cfg, layout, comparisons)
+    verdicts = _verdicts(cells, cfg, layout, comparisons, data.task)
+    if cfg.mask_perturbation:
+        for arch, found in _mask_perturbations(stages, verdicts).items():
+            verdicts[f"{cfg.name}/{arch}"]["mask_perturbation"] = found
     layout.verdicts.write_text(dumps(verdicts))
     audits = _audits(stages) if cfg.audit else {}
     cams = _cams(stages) if cfg.cam else {}
     probe = _probe(stages) if cfg.probe_source else None
     external = _external_tests(stages) if cfg.external_test else {}
-    results_all = {"config": cfg.model_dump(mode="json"), "environment": env, "mask_qc": qc,
-                   "figures": {"fig1": str(layout.fig1)},
-                   "cells": {k.id: to_json(c) for k, c in cells.items()},
-                   "comparisons": comparisons, "verdicts": verdicts, "audits": audits,
-                   "cam": cams, "probe": probe, "external_test": external,
-                   "reused": fresh.reused,
-                   "redone": fresh.redone}
-    layout.results.write_text(dumps(results_all, default=str))
-    write_report(results_all, layout.root)
-    return results_all
+    result = RunResult(
+        config=cfg.model_dump(mode="json"), environment=env, mask_qc=qc,
+        figures={"fig1": str(layout.fig1)}, cells={k.id: c for k, c in cells.items()},
+        comparisons=paired,
+        verdicts={k: from_json(VerdictRecord, v) for k, v in verdicts.items()},
+        audits={a: from_json(AuditRecord, r) for a, r in audits.items()},
+        cam={a: from_json(CamRecord, r) for a, r in cams.items()},
+        probe=from_json(ProbeRecord, probe) if probe is not None else None,
+        external_test={k: from_json(EvalResult, m) for k, m in external.items()},
+        reused=fresh.reused, redone=fresh.redone, skipped=_skipped(cfg, data, probe))
+    layout.results.write_text(dumps(result, default=str))
+    write_report(result, layout.root)
+    return result
+
+
+def _skipped(cfg: ProtocolConfig, data: CXRDataset,
+             probe: dict[str, Any] | None) -> dict[str, str]:
+    """The stages that did not run (or trained nothing), each with the reason in words."""
+    out: dict[str, str] = {}
+    if not cfg.audit:
+        out["audit"] = "turned off in the config (audit: false)"
+    if not cfg.cam:
+        out["cam"] = "turned off in the config (cam: false)"
+    if not cfg.probe_source:
+        out["probe"] = "turned off in the config (probe_source: false)"
+    elif probe is None:
+        sources = sorted({r.source for r in data.records})
+        out["probe"] = (f"one data source only ({', '.join(map(str, sources)) or 'none'}): the "
+                        "probe predicts the source, so it needs at least two")
+    elif probe.get("note"):
+        out["probe"] = str(probe["note"])
+    if not cfg.external_test:
+        out["external_test"] = "no external test set in the config (external_test)"
+    if not cfg.mask_perturbation:
+        out["mask_perturbation"] = ("not asked for (mask_perturbation: false): the verdicts were "
+                                    "not made again on shrunk and grown lung masks")
+    return out
 
 
 @dataclass(frozen=True)
@@ -294,8 +352,65 @@ def _stamped(st: _StageInputs, name: str, path: Path, h: str,
     return out
 
 
+def _perturbed_set(st: _StageInputs, arch: str, rep: str, change: float) -> PredictionSet:
+    """A cell's model on its own test images, the lung masks grown or shrunk first."""
+    from hideseek.classification.data import usable_records
+    from hideseek.classification.evaluate import representation_predictions, select_records
+    from hideseek.representations.transforms import Representation
+
+    cfg = st.cfg
+    path = st.layout.cell(CellKey(arch, rep, cfg.seeds[0]))
+    usable, originals = usable_records(st.data, st.masks, cfg.on_bad_mask)
+    records = select_records(st.data.with_records(usable), path, "test")
+    adapter = st.loaded.adapter(path)
+    pair = Representation(rep, cfg.fill, cfg.box_margin, guard=1, mask_change=change)
+    p = representation_predictions(adapter, adapter.meta, st.data, records, rep, st.masks,
+                                   originals, st.rt, None, 32, pair_transform=pair,
+                                   desc=f"predict {rep} (mask {change:+.0%})")
+    return PredictionSet(tuple(r.filename for r in p.records),
+                         tuple(r.patient_id for r in p.records), np.asarray(p.y),
+                         np.asarray(p.prob), tuple(p.classes), p.multilabel)
+
+
+def _mask_perturbations(st: _StageInputs, verdicts: dict[str, Any]) -> dict[str, Any]:
+    """Each architecture's verdict again with its hidden-version models re-tested on masks
+    shrunk and grown by :data:`~hideseek.representations.masks.MASK_CHANGE` of the lung width
+    (first seed; no retraining)."""
+    from hideseek.representations.masks import MASK_CHANGE
+    from hideseek.representations.registry import get_representation
+
+    cfg = st.cfg
+    out = {}
+    for arch in cfg.architectures:
+        reps = [r for r in cfg.representations if r != "data"
+                and get_representation(r).needs_mask]
+        base = {rep: read_predictions(st.layout.predictions(CellKey(arch, rep, cfg.seeds[0])))
+                for rep in cfg.representations}
+
+        def compute(arch: str = arch, reps: list[str] = reps,
+                    base: dict[str, PredictionSet] = base) -> dict[str, Any]:
+            found: dict[str, Any] = {"change": MASK_CHANGE, "seed": cfg.seeds[0]}
+            for name, change in (("erode", -MASK_CHANGE), ("dilate", MASK_CHANGE)):
+                moved = {**base, **{rep: _perturbed_set(st, arch, rep, change) for rep in reps}}
+                v = decide({r: [p] for r, p in moved.items()}, cfg.verdict_margins(),
+                           seeds=cfg.seeds[:1], task=st.data.task)
+                found[name] = {"verdict": v.verdict, "flags": list(v.flags)}
+            return found
+
+        found = _stamped(st, f"mask perturbation {arch}",
+                         st.layout.root / "mask_perturbation" / f"{safe_name(arch)}.json",
+                         st.hash_of("mask_perturbation", arch, list(cfg.representations)),
+                         compute)
+        verdict = verdicts[f"{cfg.name}/{arch}"]["verdict"]
+        found = {k: v for k, v in found.items() if k != "hash"}
+        found["verdict"] = verdict
+        found["holds"] = all(found[k]["verdict"] == verdict for k in ("erode", "dilate"))
+        out[arch] = found
+    return out
+
+
 def _audits(st: _StageInputs) -> dict[str, Any]:
-    from hideseek.classification.evaluate import audit
+    from hideseek.classification.audit import audit
 
     cfg = st.cfg
 
@@ -303,11 +418,13 @@ def _audits(st: _StageInputs) -> dict[str, Any]:
         model = st.layout.cell(CellKey(arch, "data", cfg.seeds[0]))
         r, _ = audit(model, st.data, st.masks, tuple(cfg.representations), runtime=st.rt,
                      n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask,
-                     adapter=st.loaded.adapter(model))
+                     adapter=st.loaded.adapter(model), mask_perturb=cfg.mask_perturbation)
         return r
 
     return {arch: _stamped(st, f"audit {arch}", st.layout.audit(arch),
-                           st.hash_of("audit", arch, ["data"]), partial(one, arch))
+                           st.hash_of("audit", arch, ["data"],
+                                      mask_perturbation=cfg.mask_perturbation),
+                           partial(one, arch))
             for arch in cfg.architectures}
 
 
@@ -321,7 +438,9 @@ def _cam(st: _StageInputs, arch: str, folder: Path) -> dict[str, Any]:
     r = run_cam(models, st.data, st.masks, folder, runtime=st.rt,
                 max_images=cfg.cam_max_images, n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask,
                 method=cfg.cam_method, load=st.loaded.adapter)
-    ratio_plot(folder / "lung_ratio.png", r, list(LABELS),
+    classes = [c for c in next(iter(r["representations"].values()))["per_class"]
+               if c != "all"] if r["representations"] else []
+    ratio_plot(folder / "lung_ratio.png", r, classes,
                title=f"{arch}: Grad-CAM attribution in the lungs / lung area (95% CI)")
     figure3(models, st.data, st.masks, folder / "fig3.png", runtime=st.rt,
             load=st.loaded.adapter, method=cfg.cam_method)

@@ -17,7 +17,9 @@ from hideseek.representations.masks import (
 )
 from hideseek.representations.registry import (
     RepresentationSpec,
+    check_fill,
     check_representations,
+    fill_help,
     fill_names,
     get_fill,
     get_representation,
@@ -50,8 +52,10 @@ __all__ = [
     "apply_policy",
     "apply_representation",
     "assess_masks",
+    "check_fill",
     "check_representations",
     "figure_samples",
+    "fill_help",
     "fill_names",
     "find_mask",
     "get_fill",

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from hideseek.data.io import read_image, read_mask
-from hideseek.data.labels import LABELS
 from hideseek.data.manifest import CXRDataset
 from hideseek.plotting import pyplot, save_figure
 from hideseek.representations.masks import MaskInfo
@@ -18,22 +17,34 @@ from hideseek.representations.transforms import REPRESENTATIONS, apply_represent
 __all__ = ["figure_samples", "representation_figure"]
 
 
-def figure_samples(data: CXRDataset,
-                   infos: Sequence[MaskInfo]) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """The figure's rows: the first image of each label with a good mask, its label as title.
+def figure_samples(data: CXRDataset, infos: Sequence[MaskInfo],
+                   most_findings: int = 4) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The figure's rows: the first image of each class with a good mask, the class as title
+    (a multi-label task: of each of its first ``most_findings`` findings; no labels: the first
+    image).
 
     Args:
         data: The dataset.
         infos: :func:`~hideseek.representations.masks.assess_masks` of ``data``.
+        most_findings: Rows of a multi-label task.
     """
     records = {r.filename: r for r in data.records}
+    good = [(records[i.filename], i.path) for i in infos
+            if not i.bad and i.path is not None and i.filename in records]
+    task = data.task
+    if task is None:
+        rows = [("image", good[0])] if good else []
+    else:
+        rows = []
+        for cls in task.classes[:most_findings] if task.multilabel else task.classes:
+            match = next(((r, p) for r, p in good if (
+                cls in r.findings if task.multilabel else r.label == cls)), None)
+            if match is not None:
+                rows.append((cls, match))
     samples = []
-    for label in LABELS:
-        info = next((i for i in infos if i.label == label and not i.bad and i.path is not None
-                     and i.filename in records), None)
-        if info is not None and info.path is not None:
-            image = read_image(data.image_path(records[info.filename]))
-            samples.append((label, image, read_mask(info.path, image.shape)))
+    for title, (record, path) in rows:
+        image = read_image(data.image_path(record))
+        samples.append((title, image, read_mask(path, image.shape)))
     return samples
 
 

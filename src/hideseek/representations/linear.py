@@ -21,13 +21,15 @@ from scipy.sparse.linalg import splu
 
 from hideseek.representations.registry import register_fill
 
-__all__ = ["linear_fill"]
+__all__ = ["fill_seed", "linear_fill"]
 
 _NEIGHBOURS = ((-1, 0, 1 / 6), (1, 0, 1 / 6), (0, -1, 1 / 6), (0, 1, 1 / 6),
                (-1, -1, 1 / 12), (-1, 1, 1 / 12), (1, -1, 1 / 12), (1, 1, 1 / 12))
 
 
-def _seed(image: np.ndarray, keep: np.ndarray) -> int:
+def fill_seed(image: np.ndarray, keep: np.ndarray) -> int:
+    """A seed from the visible pixels and the hidden region's shape (never the hidden content):
+    the same image and region give the same fill."""
     visible = np.ascontiguousarray(image[keep], dtype=np.float32)
     digest = hashlib.blake2b(np.packbits(keep).tobytes() + visible.tobytes(), digest_size=8)
     return int.from_bytes(digest.digest(), "little")
@@ -82,7 +84,7 @@ def linear_fill(image: np.ndarray, keep: np.ndarray, noise: float = 0.01) -> np.
     lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
               options={"SymmetricMode": True})
     values = np.asarray(lu.solve(rhs), dtype=np.float64)
-    values += np.random.default_rng(_seed(image, keep)).normal(0.0, noise, values.size)
+    values += np.random.default_rng(fill_seed(image, keep)).normal(0.0, noise, values.size)
     visible = image[keep]
     out[ys, xs] = np.clip(values, float(visible.min()), float(visible.max()))
     return out

@@ -23,6 +23,7 @@ __all__ = [
     "assess_masks",
     "find_mask",
     "mask_qc_table",
+    "perturb_mask",
     "read_flags",
     "resolve_masks_dir",
 ]
@@ -184,3 +185,24 @@ def mask_qc_table(infos: list[MaskInfo]) -> list[dict[str, object]]:
             rows[-1].update({"flagged": flagged, "flagged_fraction": round(flagged / len(items),
                                                                            4)})
     return rows
+
+
+#: The mask change of the robustness check: 2% of the lung width (the shipped U-Net's Dice on
+#: unseen hospitals, 0.92-0.95, puts real masks a few percent of a lung off).
+MASK_CHANGE = 0.02
+
+
+def perturb_mask(mask: np.ndarray, change: float) -> np.ndarray:
+    """The mask grown (``change`` > 0) or shrunk (< 0) by ``|change|`` of the lung width: the
+    mean width of its lung boxes, in pixels (at least one pixel)."""
+    from scipy import ndimage
+
+    mask = mask.astype(bool)
+    if change == 0 or not mask.any():
+        return mask
+    boxes = lung_boxes(mask)
+    width = float(np.mean([b[2] - b[0] for b in boxes])) if boxes else float(mask.shape[1])
+    k = max(1, round(abs(change) * width))
+    op = ndimage.binary_dilation if change > 0 else ndimage.binary_erosion
+    return np.asarray(op(mask, iterations=k))
+

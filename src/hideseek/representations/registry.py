@@ -23,6 +23,7 @@ __all__ = [
     "RenderFn",
     "RepresentationSpec",
     "UnknownNameError",
+    "check_fill",
     "check_representations",
     "fill_help",
     "fill_names",
@@ -198,6 +199,16 @@ def get_fill(name: str) -> FillFn:
     except KeyError:
         raise UnknownNameError(f"unknown fill {name!r}; choose from "
                                f"{', '.join(_FILLS)}") from None
+
+
+def check_fill(name: str) -> str:
+    """``name`` when it is a registered fill (the one validator of every config and command).
+
+    Raises:
+        UnknownNameError: A ``ValueError`` naming the choices.
+    """
+    get_fill(name)
+    return name
 
 
 def fill_help() -> str:

@@ -14,6 +14,7 @@ from scipy import ndimage
 
 from hideseek.representations import fills as _fills  # noqa: F401  (registers the fills)
 from hideseek.representations import linear as _linear  # noqa: F401  (registers ``linear``)
+from hideseek.representations import texture as _texture  # noqa: F401  (registers ``texture``)
 from hideseek.representations.builtin import REPRESENTATIONS
 from hideseek.representations.registry import fill_names, get_fill, get_representation
 from hideseek.segmentation.postprocess import Box, lung_boxes
@@ -21,7 +22,7 @@ from hideseek.segmentation.postprocess import Box, lung_boxes
 __all__ = ["FILLS", "REPRESENTATIONS", "Representation", "apply_representation", "lung_boxes",
            "visible_region"]
 
-#: The built-in fills: zero, mean, blur, linear.
+#: The built-in fills: zero, mean, blur, linear, texture.
 FILLS: tuple[str, ...] = fill_names()
 
 
@@ -86,17 +87,25 @@ class Representation:
         box_margin: Pixels added around each lung box.
         guard: Rim hidden next to the hidden region (1 for resized images; see
             :func:`visible_region`).
+        mask_change: Grow (> 0) or shrink (< 0) the lung mask by this fraction of the lung
+            width first (:func:`~hideseek.representations.masks.perturb_mask`; the robustness
+            check against segmentation errors).
     """
 
     name: str = "data"
     fill: str = "zero"
     box_margin: int = 0
     guard: int = 0
+    mask_change: float = 0.0
 
     def __post_init__(self) -> None:
         get_representation(self.name)
         get_fill(self.fill)
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self.mask_change:
+            from hideseek.representations.masks import perturb_mask
+
+            mask = perturb_mask(mask, self.mask_change)
         return apply_representation(self.name, image, mask, self.fill, self.box_margin,
                                     guard=self.guard)

@@ -9,9 +9,8 @@ from typing import Any, cast
 
 import torch
 
-from hideseek.engine.checkpoint import atomic_save
+from hideseek.engine.checkpoint import atomic_save, load_checkpoint_file
 from hideseek.errors import HideseekError
-from hideseek.runtime import load_checkpoint_file
 from hideseek.segmentation.qc import ranges_beside
 from hideseek.segmentation.registry import register_segmenter, segmenter_loader
 from hideseek.segmentation.unet import UNet, UNetConfig

@@ -22,7 +22,7 @@ from torch import nn
 from hideseek.errors import HideseekError
 
 __all__ = ["KINDS", "Backbone", "build_backbone", "cached_weights", "check_kind",
-           "import_factory", "import_timm", "replace_last_linear"]
+           "import_factory", "import_timm", "replace_last_linear", "timm_cached"]
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ def replace_last_linear(module: nn.Module, num_classes: int) -> None:
     setattr(parent, name.rpartition(".")[2], nn.Linear(last.in_features, num_classes))
 
 
-def _timm_cached(name: str) -> bool:
+def timm_cached(name: str) -> bool:
+    """True when timm's pretrained weights of ``name`` are in the local Hugging Face cache."""
     try:
         from huggingface_hub.constants import HF_HUB_CACHE
     except ImportError:
@@ -104,7 +105,7 @@ def _timm(name: str, num_classes: int, pretrained: bool) -> Backbone:
     timm = import_timm()
     if name not in timm.list_models():
         raise HideseekError(f"timm has no model {name!r}")
-    use = pretrained and _timm_cached(name)
+    use = pretrained and timm_cached(name)
     if pretrained and not use:
         log.warning("timm:%s: pretrained weights are not in the local Hugging Face cache; "
                     "using random initialisation", name)
