@@ -35,8 +35,9 @@ def test_the_default_fill_is_right_and_the_zero_fill_never_wrong(
     assert zero.ok, (zero.verdict, zero.flags)  # right or inconclusive
     if scenario == "lungs":  # far from the margin: the net drop is large on the mask
         assert (default.net_drop["lungs_removed"] or 0) > 0.3
-    if scenario in ("shortcut", "marker_below"):
-        assert abs(default.net_drop["lungs_removed"] or 0) < 0.15
+    if scenario in ("shortcut", "marker_below"):  # the lungs cost it nothing (the controls
+        # may: an equal area elsewhere can cover the marker)
+        assert abs(default.drop["lungs_removed"] or 0) < 0.15
 
 
 @pytest.mark.parametrize("scenario", ["lungs", "shortcut"])

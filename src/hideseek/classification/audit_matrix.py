@@ -35,6 +35,9 @@ AUDIT_TRAIN: dict[str, Any] = {
 
 _Check = Callable[[str, list[str]], bool]
 #: Scenario -> (the right answer in words, the check of (verdict, flags) with the default fill).
+#: With another fill the verdict may also be ``inconclusive``, and the flags are not required: a
+#: fill the probe finds detectable withholds the lung-mask reading that places an effect in the
+#: region around the lungs, so the flag can only be promised where the fill is not detectable.
 AUDIT_EXPECTED: dict[str, tuple[str, _Check]] = {
     "lungs": ("relies_on_lungs", lambda v, f: v == "relies_on_lungs"),
     "shortcut": ("relies_outside", lambda v, f: v == "relies_outside"),
@@ -47,7 +50,8 @@ AUDIT_EXPECTED: dict[str, tuple[str, _Check]] = {
     "covid_source": ("not relies_on_lungs", lambda v, f: v != "relies_on_lungs"),
     "null": ("inconclusive", lambda v, f: v == "inconclusive"),
 }
-#: With a fill other than the default, a verdict may also be ``inconclusive`` (never wrong).
+#: The flags a check may ask for (waived with a fill other than the default).
+_FLAGS = ["region_around_lungs"]
 _PLANTED = {"marker_corner": ("corner", "tag"), "marker_below": ("below", "letter"),
             "marker_spine": ("spine", "ring")}
 
@@ -65,6 +69,7 @@ class AuditRow:
     expected: str
     ok: bool
     net_drop: dict[str, float | None] = field(default_factory=dict)
+    drop: dict[str, float | None] = field(default_factory=dict)
     detectability: dict[str, float | None] = field(default_factory=dict)
     data_accuracy: float | None = None
 
@@ -178,11 +183,13 @@ def audit_scenario(scenario: str, out: str | Path, *, size: int = 64, n_train: i
                           fill=None if fill == AUDIT_FILL else fill, seed=seed)
         verdict, flags = result["audit_verdict"], list(result["audit"].get("flags", []))
         default = fill == AUDIT_FILL
-        ok = check(verdict, flags) or (not default and verdict == "inconclusive")
+        ok = check(verdict, flags) if default else (
+            check(verdict, [*flags, *_FLAGS]) or verdict == "inconclusive")
         rows.append(AuditRow(
             scenario, size, fill, default, verdict, flags, words, ok,
             {r: v["net_drop"]["value"] for r, v in result["vs_data"].items()
              if "net_drop" in v},
+            {r: v["drop"]["value"] for r, v in result["vs_data"].items() if "drop" in v},
             {r: d.get("auc") for r, d in result.get("fill_detectability", {}).items()},
             result["audit"]["data_balanced_accuracy"]["value"]))
         log.info("%s %dpx fill %s: %s %s", scenario, size, fill, verdict, flags)

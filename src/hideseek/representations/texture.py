@@ -9,7 +9,12 @@ brightness is closest to the interpolated value at each place, laid in overlappi
 (1/9 of the side) with a raised-cosine window and blended so that the texture keeps its
 variance. Donors are chosen at random among the 20 closest in brightness, seeded from the
 visible pixels and the hidden region's shape (reproducible, and never reading the hidden
-content); values are clipped to the visible range.
+content); values are clipped to the visible range. Donor patches whose texture is far out of the
+ordinary (root-mean-square residual above the upper quartile plus 3 interquartile ranges,
+Tukey's "far out") are never used: a bright marker, a letter or a wire is such a patch, and
+copying it into the hidden region would plant the very evidence the audit asks about (on
+phantoms with a tag inside the lung boxes, the texture fill copied the tag into the boxes it
+hid).
 
 Measured with the probe of :mod:`hideseek.representations.detectability` on real radiographs
 (docs/AUDIT.md): the least detectable of the built-in fills.
@@ -33,6 +38,8 @@ SIGMA_FRACTION = 1 / 24
 PATCH_FRACTION = 1 / 9
 #: Donor patches drawn among this many closest in brightness.
 CANDIDATES = 20
+#: Donors with a residual RMS above Q3 + OUTLIER_IQR x IQR of all donors are never used.
+OUTLIER_IQR = 3.0
 
 
 def _smoothed(image: np.ndarray, keep: np.ndarray, sigma: float) -> np.ndarray:
@@ -51,6 +58,19 @@ def _donors(keep: np.ndarray, side: int, margin: int) -> tuple[np.ndarray, np.nd
              + table[:-side, :-side])
     ys, xs = np.nonzero(count >= side * side - 0.5)
     return ys, xs
+
+
+def _typical(residual: np.ndarray, dy: np.ndarray, dx: np.ndarray, side: int) -> np.ndarray:
+    """Which donor patches have ordinary texture: residual RMS at most Q3 + OUTLIER_IQR x
+    IQR over all donors (a marker or a letter is far above it)."""
+    table = np.zeros((residual.shape[0] + 1, residual.shape[1] + 1))
+    table[1:, 1:] = (residual * residual).cumsum(0).cumsum(1)
+    energy = (table[dy + side, dx + side] - table[dy, dx + side] - table[dy + side, dx]
+              + table[dy, dx])
+    rms = np.sqrt(np.maximum(energy, 0.0) / (side * side))
+    q1, q3 = np.percentile(rms, [25, 75])
+    typical = rms <= q3 + OUTLIER_IQR * (q3 - q1)
+    return typical if typical.any() else np.ones_like(typical)
 
 
 def texture_fill(image: np.ndarray, keep: np.ndarray) -> np.ndarray | float:
@@ -77,6 +97,8 @@ def texture_fill(image: np.ndarray, keep: np.ndarray) -> np.ndarray | float:
     if dy.size == 0:
         out[hidden] = base[hidden]
         return out
+    typical = _typical(residual, dy, dx, side)
+    dy, dx = dy[typical], dx[typical]
     level = np.nan_to_num(smooth[dy + side // 2, dx + side // 2])
     order = np.argsort(level, kind="stable")
     levels = level[order]
