@@ -247,8 +247,9 @@ def _task(cfg: TrainConfig, sp: _Splits, model: Classifier, rt: Runtime, world: 
         batches=lambda epoch: _loader(sp.train, cfg, sp.task, epoch, *world),
         loss=loss, validate=validate, score=lambda s: _selection_score(s, metric),
         save_best=save_best,
-        describe=lambda row: (f"loss {row['train_loss']:.4f}, val {metric} "
-                              f"{row[f'val_{metric}']:.3f}, val loss {row['val_loss']:.4f}"))
+        describe=lambda row: (f"loss {row['train_loss']:.4f}, " + (
+            f"val loss {row['val_loss']:.4f}" if metric == "loss" else
+            f"val {metric} {row[f'val_{metric}']:.3f}, val loss {row['val_loss']:.4f}")))
 
 
 def _select_key(metric: str, multilabel: bool) -> str:
