@@ -14,8 +14,10 @@ every image never ``uses_lungs``. Trials: ``--judged`` where a detection target 
 ``--false-alarm`` where the false-alarm target is, ``--other`` elsewhere.
 
 Run: ``.venv/bin/python bench/operating.py [--judged 30] [--false-alarm 60] [--other 3]
-[--out /tmp/hideseek-operating]`` (about 1-2 minutes per trial on 2 CPU cores: resnet18 at
-64 px, three models; finished trials are reused when rerun).
+[--out /tmp/hideseek-operating]`` (about 1-2 minutes per trial on 2 idle CPU cores: resnet18 at
+64 px, three models; finished trials are reused when rerun). ``--summarize`` prints the table of
+every finished trial in ``--out`` without running any; ``--publish`` also writes it to
+``src/hideseek/protocol/operating.json``, which the report reads.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _table import print_table
-from hideseek.protocol.operating import HEADER, TrialSpec, grid_summary, run_trial
+from hideseek.protocol.operating import (
+    HEADER,
+    TrialSpec,
+    grid_summary,
+    load_outcomes,
+    publish,
+    run_trial,
+)
 
 SHARED = Path(__file__).parents[1].parent / "shared" / "data"
 BACKGROUNDS = ("segmentation-shenzhen", "segmentation-quex", "classification")
@@ -57,16 +66,24 @@ def main() -> None:
     ap.add_argument("--plan", help="instead of the grid: CONTAMINATION:LUNG:TRIALS,... run in "
                     "this order (e.g. 0.5:none:10,0:strong:10); finished trials are reused")
     ap.add_argument("--no-audit", action="store_true")
+    ap.add_argument("--summarize", action="store_true",
+                    help="print the table of the finished trials in --out; run nothing")
+    ap.add_argument("--publish", action="store_true",
+                    help="write the table of every finished trial to the package's "
+                    "operating.json (read by the report)")
     ap.add_argument("--shared", default=str(SHARED))
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "hideseek-operating"))
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     backgrounds = args.backgrounds.split(",")
     outcomes = []
+    if args.summarize:
+        outcomes = load_outcomes(args.out)
+        args.plan, args.contamination = None, ""
     plan = [(float(c), lung, int(n)) for c, lung, n in
             (item.split(":") for item in args.plan.split(","))] if args.plan else [
         (c, lung, _trials(c, lung, args.judged, args.false_alarm, args.other))
-        for c in (float(v) for v in args.contamination.split(","))
+        for c in (float(v) for v in args.contamination.split(",") if v)
         for lung in args.lung.split(",")]
     for c, lung, n in plan:
         for t in range(n):
@@ -75,6 +92,8 @@ def main() -> None:
                                   audit=not args.no_audit)
             logging.info("c %g lung %s trial %d: %s", c, lung, t,
                          [(o.size, o.verdict, o.marked, o.audit) for o in outcomes[-2:]])
+    if args.publish:
+        publish(load_outcomes(args.out))
     print_table(HEADER, grid_summary(outcomes),
                 "verdict operating characteristics on real radiographs with planted evidence "
                 "(ResNet-18, 64 px, 300 training images; rates with Wilson 95% intervals)")

@@ -19,13 +19,14 @@ import hashlib
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["OPERATING_TRAIN", "Outcome", "TrialSpec", "background", "grid_summary", "run_trial"]
+__all__ = ["OPERATING_TRAIN", "PUBLISHED", "Outcome", "TrialSpec", "background",
+           "detection_sentence", "grid_summary", "load_outcomes", "publish", "run_trial"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ OPERATING_TRAIN: dict[str, Any] = {
 #: The classes of the re-drawn labels (the marked class carries the planted evidence).
 CLASSES = ("clean", "marked")
 _HIDDEN = ("lungs_removed", "lungs_boxed_out")
+#: The published table (``bench/operating.py --publish``), shipped with the package and read by
+#: the report to say how sensitive a verdict is at its test size.
+PUBLISHED = Path(__file__).with_name("operating.json")
 
 
 @dataclass(frozen=True)
@@ -199,9 +203,7 @@ def run_trial(shared: Path, spec: TrialSpec, out: Path, *, audit: bool = True,
     folder = out / f"{spec.background}-c{spec.contamination:g}-{spec.lung}-t{spec.trial}"
     done = folder / "outcomes.json"
     if done.is_file():
-        return [Outcome(spec, o["size"], o["n_test"], o["verdict"], o["marked"], o["flags"],
-                        o.get("audit"), o.get("sentence", "")) for o in json.loads(
-                            done.read_text())]
+        return _read_outcomes(done, spec)
     pack = background(shared, spec.background, out / "backgrounds")
     planted = _plant(pack, spec, folder)
     data = load_dataset(planted)
@@ -233,10 +235,116 @@ def run_trial(shared: Path, spec: TrialSpec, out: Path, *, audit: bool = True,
         outcomes[-1] = replace(outcomes[-1], audit=found["audit_verdict"])
     done.write_text(json.dumps([{"size": o.size, "n_test": o.n_test, "verdict": o.verdict,
                                  "marked": o.marked, "flags": o.flags, "audit": o.audit,
-                                 "sentence": o.sentence} for o in outcomes]))
+                                 "sentence": o.sentence, "spec": asdict(spec)}
+                                for o in outcomes]))
     if not keep_models:
         shutil.rmtree(folder / "models", ignore_errors=True)  # the outcomes are what is kept
     return outcomes
+
+
+def _read_outcomes(path: Path, spec: TrialSpec | None = None) -> list[Outcome]:
+    """A trial's ``outcomes.json`` (its spec stored in it, or given)."""
+    import json
+
+    found = []
+    for o in json.loads(path.read_text()):
+        s = spec if spec is not None else TrialSpec(**o["spec"])
+        found.append(Outcome(s, o["size"], o["n_test"], o["verdict"], o["marked"], o["flags"],
+                             o.get("audit"), o.get("sentence", "")))
+    return found
+
+
+def load_outcomes(out: str | Path) -> list[Outcome]:
+    """Every finished trial under a ``bench/operating.py`` output folder (trials written
+    before the spec was stored in ``outcomes.json`` are skipped)."""
+    found: list[Outcome] = []
+    for path in sorted(Path(out).glob("*/outcomes.json")):
+        try:
+            found += _read_outcomes(path)
+        except (KeyError, TypeError):
+            log.warning("%s: no trial spec stored; skipped", path)
+    return found
+
+
+def _counts(hits: int, n: int) -> dict[str, Any]:
+    from hideseek.classification.stats import wilson
+
+    lo, hi = wilson(hits, n) if n else (None, None)
+    return {"hits": hits, "n": n, "rate": hits / n if n else None, "ci": [lo, hi]}
+
+
+def publish(outcomes: Sequence[Outcome], path: str | Path = PUBLISHED) -> dict[str, Any]:
+    """Write the operating table as JSON (one row per contamination, lung evidence and test
+    size: the counts and Wilson 95% intervals of each rate) and return it."""
+    import json
+
+    rows = []
+    keys = sorted({(o.spec.contamination, o.spec.lung, o.size) for o in outcomes},
+                  key=lambda k: (k[0], ["none", "weak", "strong"].index(k[1]), k[2] != "small"))
+    for c, lung, size in keys:
+        group = [o for o in outcomes
+                 if (o.spec.contamination, o.spec.lung, o.size) == (c, lung, size)]
+        audited = [o for o in group if o.audit is not None]
+        rows.append({
+            "contamination": c, "lung": lung, "size": size,
+            "n_test": sorted({o.n_test for o in group}),
+            "backgrounds": sorted({o.spec.background for o in group}),
+            "marked_shortcut": _counts(sum(o.marked == "shortcut" for o in group), len(group)),
+            "shortcut": _counts(sum(o.verdict == "shortcut" for o in group), len(group)),
+            "uses_lungs": _counts(sum(o.verdict == "uses_lungs" for o in group), len(group)),
+            "inconclusive": _counts(sum(o.verdict == "inconclusive" for o in group), len(group)),
+            "not_learned": _counts(sum(o.verdict == "not_learned" for o in group), len(group)),
+            "undertrained": _counts(sum("undertrained" in o.flags for o in group), len(group)),
+            "audit_relies_outside": _counts(sum(o.audit == "relies_outside" for o in audited),
+                                            len(audited)),
+            "audit_relies_on_lungs": _counts(sum(o.audit == "relies_on_lungs" for o in audited),
+                                             len(audited))})
+    table = {"recipe": {k: (list(v) if isinstance(v, tuple) else v)
+                        for k, v in OPERATING_TRAIN.items()},
+             "note": "ResNet-18 from random initialisation at 64 px on real radiographs with "
+                     "planted evidence (bench/operating.py); docs/VERDICTS.md",
+             "rows": rows}
+    Path(path).write_text(json.dumps(table, indent=1) + "\n")
+    return table
+
+
+def detection_sentence(n_test: int, path: str | Path = PUBLISHED) -> str | None:
+    """What the published operating table says about a verdict at ``n_test`` test images: the
+    detection rate of a marker on every / half of a class's images and the false-alarm rate,
+    measured at the nearest published test size (None when nothing is published)."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    rows = json.loads(path.read_text()).get("rows", [])
+    if not rows or n_test <= 0:
+        return None
+    sizes = {r["size"]: min(r["n_test"]) for r in rows}
+    size = min(sizes, key=lambda s: abs(np.log(sizes[s] / n_test)))
+
+    def rate(c: float, lung: str, key: str) -> str | None:
+        row = next((r for r in rows if r["contamination"] == c and r["lung"] == lung
+                    and r["size"] == size), None)
+        if row is None or not row[key]["n"]:
+            return None
+        k = row[key]
+        return f"{k['hits']} of {k['n']} trials"
+
+    parts = []
+    for c in (1.0, 0.5):
+        found = rate(c, "none", "marked_shortcut")
+        if found:
+            parts.append(f"a marker on {c:.0%} of a class's images was found in {found}")
+    alarm = rate(0.0, "strong", "shortcut")
+    if alarm:
+        parts.append(f"lung-only evidence was called shortcut in {alarm}")
+    if not parts:
+        return None
+    return (f"How sensitive is this verdict? On real radiographs with planted evidence at "
+            f"{sizes[size]} test images (this run: {n_test}; ResNet-18, 64 px, random "
+            f"initialisation), " + "; ".join(parts) + ". A verdict that finds nothing is only "
+            "as strong as that (docs/VERDICTS.md, operating characteristics).")
 
 
 def _rate(hits: int, n: int) -> str:
@@ -262,7 +370,9 @@ def grid_summary(outcomes: Sequence[Outcome]) -> list[list[str]]:
                  == (c, lung, size)]
         n = len(group)
         audited = [o for o in group if o.audit is not None]
-        rows.append([f"{c:g}", lung, size, str(group[0].n_test), str(n),
+        sizes = sorted({o.n_test for o in group})
+        span = str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
+        rows.append([f"{c:g}", lung, size, span, str(n),
                      _rate(sum(o.marked == "shortcut" for o in group), n),
                      _rate(sum(o.verdict == "shortcut" for o in group), n),
                      _rate(sum(o.verdict == "uses_lungs" for o in group), n),

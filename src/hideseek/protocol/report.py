@@ -24,6 +24,7 @@ from hideseek.jsonio import to_json
 from hideseek.naming import safe_name
 from hideseek.protocol.forest import flag_words, forest_plot
 from hideseek.protocol.layout import CellKey, RunLayout
+from hideseek.protocol.operating import detection_sentence
 from hideseek.protocol.results import AuditRecord, CamRecord, RunResult, VerdictRecord
 from hideseek.protocol.verdicts import RULE
 from hideseek.representations.detectability import DETECTABLE_AUC
@@ -174,7 +175,8 @@ def _card(run: RunResult, key: str, v: VerdictRecord, out: Path) -> dict[str, An
             "mask": _mask_line(v.mask_perturbation, "the verdict"),
             "audit_verdict": audit.audit_verdict if audit else None,
             "audit_reason": audit.audit.reason if audit and audit.audit else None,
-            "audit_skipped": run.skipped.get("audit")}
+            "audit_skipped": run.skipped.get("audit"),
+            "detectable": detection_sentence(v.n_test)}
 
 
 def _audit_view(a: AuditRecord, stem: str, out: Path) -> dict[str, Any]:

@@ -1,0 +1,75 @@
+"""The operating table: summaries, the published JSON and the report's sentence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hideseek.protocol.operating import (
+    Outcome,
+    TrialSpec,
+    detection_sentence,
+    grid_summary,
+    load_outcomes,
+    publish,
+)
+
+
+def _outcomes() -> list[Outcome]:
+    found = []
+    for t in range(4):  # marker on every image: found in 3 of 4 trials at the large size
+        spec = TrialSpec("segmentation-shenzhen", 1.0, "none", t)
+        found += [Outcome(spec, "small", 60, "inconclusive", "inconclusive"),
+                  Outcome(spec, "large", 200, "shortcut", "shortcut" if t else "inconclusive",
+                          audit="relies_outside")]
+    for t in range(5):  # lung evidence only: one false alarm in 5
+        spec = TrialSpec("classification", 0.0, "strong", t)
+        found += [Outcome(spec, "small", 60, "inconclusive", "inconclusive"),
+                  Outcome(spec, "large", 132 if t == 0 else 200,
+                          "shortcut" if t == 3 else "uses_lungs", "uses_lungs")]
+    return found
+
+
+def test_summary_and_published_table_count_the_same(tmp_path: Path) -> None:
+    outcomes = _outcomes()
+    rows = {(r[0], r[1], r[2]): r for r in grid_summary(outcomes)}
+    assert rows[("1", "none", "large")][5].endswith("(3/4)")
+    assert rows[("0", "strong", "large")][3] == "132-200"
+    table = publish(outcomes, tmp_path / "operating.json")
+    assert json.loads((tmp_path / "operating.json").read_text(), parse_constant=_no_nan)
+    large = {(r["contamination"], r["lung"]): r for r in table["rows"] if r["size"] == "large"}
+    hit = large[(1.0, "none")]["marked_shortcut"]
+    assert (hit["hits"], hit["n"]) == (3, 4) and hit["ci"][0] < 0.75 < hit["ci"][1]
+    alarm = large[(0.0, "strong")]["shortcut"]
+    assert (alarm["hits"], alarm["n"]) == (1, 5)
+
+
+def test_the_sentence_reads_the_nearest_test_size(tmp_path: Path) -> None:
+    path = tmp_path / "operating.json"
+    assert detection_sentence(100, path) is None  # nothing published: nothing said
+    publish(_outcomes(), path)
+    large = detection_sentence(180, path)
+    assert large and "3 of 4 trials" in large and "1 of 5 trials" in large
+    small = detection_sentence(50, path)
+    assert small and "0 of 4 trials" in small and "60 test images" in small
+
+
+def test_finished_trials_are_read_back(tmp_path: Path) -> None:
+    spec = TrialSpec("segmentation-quex", 0.5, "weak", 2)
+    folder = tmp_path / "trial"
+    folder.mkdir()
+    (folder / "outcomes.json").write_text(json.dumps([
+        {"size": "large", "n_test": 200, "verdict": "shortcut", "marked": "shortcut",
+         "flags": [], "audit": None, "sentence": "", "spec": {
+             "background": spec.background, "contamination": 0.5, "lung": "weak",
+             "trial": 2}}]))
+    (tmp_path / "old").mkdir()  # written before the spec was stored: skipped
+    (tmp_path / "old" / "outcomes.json").write_text(json.dumps([
+        {"size": "large", "n_test": 200, "verdict": "shortcut", "marked": "shortcut",
+         "flags": []}]))
+    found = load_outcomes(tmp_path)
+    assert len(found) == 1 and found[0].spec == spec and found[0].verdict == "shortcut"
+
+
+def _no_nan(name: str) -> float:
+    raise ValueError(f"not strict JSON: {name}")
