@@ -36,6 +36,20 @@ def test_demo_verdicts_are_right(demo_out: Path) -> None:
         assert v["rule"] and v["sentence"] and "accuracy_data" in v["figures"]
 
 
+def test_demo_models_reach_their_potential(demo_out: Path) -> None:
+    """Every cell trained to what its input allows: no ``undertrained`` verdict, no cell that
+    ended still improving, and in the ``lungs`` scenario the originals' model within noise of
+    the lungs-only model (the same evidence is in both)."""
+    verdicts = json.loads((demo_out / "verdicts.json").read_text())
+    for key, v in verdicts.items():
+        assert "undertrained" not in v["flags"] and not v["undertrained"], (key, v["undertrained"])
+        for rep, found in v["convergence"].items():
+            for record in found if isinstance(found, list) else [found]:
+                assert not record["still_improving"], (key, rep, record["reason"])
+    ba = verdicts["lungs/resnet18"]["balanced_accuracy"]
+    assert abs(ba["data"]["value"] - ba["lungs_isolated"]["value"]) < 0.1, ba
+
+
 def test_demo_report_agrees_with_itself(demo_out: Path) -> None:
     """Both scenarios: the audit verdict leads its section with the matched controls, and the
     report's sections agree (``report_checks.check_report``)."""

@@ -94,6 +94,34 @@ def test_seeds_share_one_test_split_and_are_pooled(phantom_lungs: Path, tmp_path
         assert set(entry["retained"]["lungs_removed"]) == {"value", "ci"}
 
 
+def test_mask_perturbation_retrain_trains_the_hidden_versions_again(
+        phantom_shortcut: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hideseek.data.io import read_mask
+
+    monkeypatch.setenv("HIDESEEK_CACHE", str(tmp_path / "cache"))
+    cfg = load_protocol_config(_config(tmp_path, phantom_shortcut, "audit: false\ncam: false\n"
+                                       "probe_source: false\nmask_perturbation: retrain\n"))
+    res = run_protocol(cfg)
+    m = res.verdicts["tiny/resnet18"].mask_perturbation
+    assert m is not None and m.retrained and m.holds == (
+        m.erode.verdict == m.dilate.verdict == res.verdicts["tiny/resnet18"].verdict)
+    root = tmp_path / "run" / "mask_perturbation"
+    cells = {name: root / name / "cells" / "resnet18" / "lungs_removed" / "seed0"
+             for name in ("erode", "dilate")}
+    assert all((c / "cell.json").is_file() for c in cells.values())
+    assert not (root / "erode" / "cells" / "resnet18" / "data").exists()  # only hidden versions
+    # the masks it trained on: every one shrunk / grown, none lost
+    given = sorted((phantom_shortcut / "masks").rglob("*.png"))
+    for name, sign in (("erode", -1), ("dilate", 1)):
+        moved = sorted((root / f"masks-{name}").rglob("*.png"))
+        assert len(moved) == len(given)
+        a, b = read_mask(given[0]), read_mask(moved[0])
+        assert sign * (int(b.sum()) - int(a.sum())) > 0
+    stamp = (cells["erode"] / "cell.json").stat().st_mtime_ns
+    run_protocol(cfg)  # rerun: nothing trained again
+    assert (cells["erode"] / "cell.json").stat().st_mtime_ns == stamp
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -49,8 +49,9 @@ class ProtocolConfig(BaseModel):
     audit: bool = True
     #: Re-test every hidden version's model with the lung masks shrunk and grown by 2% of the
     #: lung width and re-make the verdict (no retraining): does it hold under segmentation
-    #: errors?
-    mask_perturbation: bool = False
+    #: errors? ``retrain``: train the hidden versions' models again on the shrunk / grown masks
+    #: (two more cells per hidden version and architecture, first seed) and decide on those.
+    mask_perturbation: bool | Literal["retrain"] = False
     cam: bool = True
     cam_max_images: int | None = 150
     cam_method: str = "gradcam"

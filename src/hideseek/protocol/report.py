@@ -154,7 +154,9 @@ def _mask_line(found: Any, what: str) -> str | None:
     """The mask-perturbation sentence of a verdict or an audit (None when not run)."""
     if found is None:
         return None
-    return (f"With the lung masks shrunk / grown by {found.change:.0%} of the lung width, "
+    how = (" (the hidden versions' models trained again on them)"
+           if getattr(found, "retrained", False) else "")
+    return (f"With the lung masks shrunk / grown by {found.change:.0%} of the lung width{how}, "
             f"{what} reads {found.erode.verdict} / {found.dilate.verdict}: it "
             f"{'holds' if found.holds else 'does not hold'}.")
 

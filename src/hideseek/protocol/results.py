@@ -41,6 +41,8 @@ class MaskPerturbation:
     Attributes:
         verdict: The verdict on the masks as given.
         holds: Both perturbed verdicts equal it.
+        retrained: The hidden versions' models were trained again on the perturbed masks
+            (``mask_perturbation: retrain``), not only re-tested.
     """
 
     change: float
@@ -48,6 +50,7 @@ class MaskPerturbation:
     dilate: PerturbedVerdict
     verdict: str
     holds: bool
+    retrained: bool = False
     extra: dict[str, Any] = field(default_factory=dict, metadata=REST)
 
 

@@ -372,14 +372,60 @@ def _perturbed_set(st: _StageInputs, arch: str, rep: str, change: float) -> Pred
                          np.asarray(p.prob), tuple(p.classes), p.multilabel)
 
 
+def _perturbed_masks(st: _StageInputs, name: str, change: float) -> tuple[Path, str]:
+    """The run's lung masks grown (``change`` > 0) or shrunk, each at its image's resolution,
+    written once under ``mask_perturbation/masks-<name>``; with the hash of what they derive
+    from (rewritten when the masks change)."""
+    import shutil
+
+    from hideseek.data.io import image_shape, read_mask, write_png
+    from hideseek.data.masks import find_mask, mask_name
+    from hideseek.representations.masks import perturb_mask
+
+    folder = st.layout.root / "mask_perturbation" / f"masks-{name}"
+    h = stage_hash({"masks": st.hashes.masks, "change": change})
+    stamp = folder / "masks.hash"
+    if stamp.is_file() and stamp.read_text() == h:
+        return folder, h
+    shutil.rmtree(folder, ignore_errors=True)
+    for r in st.data.records:
+        path = find_mask(st.masks, r.filename)
+        if path is not None:
+            mask = read_mask(path, image_shape(st.data.image_path(r)))
+            write_png(folder / mask_name(r.filename), perturb_mask(mask, change))
+    stamp.write_text(h)
+    return folder, h
+
+
+def _retrained_sets(st: _StageInputs, arch: str, reps: list[str], name: str,
+                    change: float) -> dict[str, PredictionSet]:
+    """The hidden versions' cells trained again (first seed) on masks grown or shrunk by
+    ``change``, each tested on its own test images hidden with those masks (resumable cells
+    under ``mask_perturbation/<name>/``)."""
+    from dataclasses import replace
+
+    cfg, root = st.cfg, st.layout.root
+    masks, h = _perturbed_masks(st, name, change)
+    specs = [replace(s, masks=str(masks), masks_hash=h,
+                     out=str(root / "mask_perturbation" / name / Path(s.out).relative_to(root)))
+             for s in _specs(cfg, st.layout, st.masks, st.hashes)
+             if s.train.arch == arch and s.train.representation in reps
+             and s.train.seed == cfg.seeds[0]]
+    run_cells(run_cell, specs, cfg.executor, cfg.ray_address, cfg.cpus_per_cell,
+              cfg.gpus_per_cell)
+    return {s.train.representation: read_predictions(Path(s.out) / "predictions.csv")
+            for s in specs}
+
+
 def _mask_perturbations(st: _StageInputs, verdicts: dict[str, Any]) -> dict[str, Any]:
     """Each architecture's verdict again with its hidden-version models re-tested on masks
     shrunk and grown by :data:`~hideseek.representations.masks.MASK_CHANGE` of the lung width
-    (first seed; no retraining)."""
+    (first seed; no retraining), or - ``mask_perturbation: retrain`` - trained again on them."""
     from hideseek.representations.masks import MASK_CHANGE
     from hideseek.representations.registry import get_representation
 
     cfg = st.cfg
+    retrain = cfg.mask_perturbation == "retrain"
     out = {}
     for arch in cfg.architectures:
         reps = [r for r in cfg.representations if r != "data"
@@ -389,9 +435,12 @@ def _mask_perturbations(st: _StageInputs, verdicts: dict[str, Any]) -> dict[str,
 
         def compute(arch: str = arch, reps: list[str] = reps,
                     base: dict[str, PredictionSet] = base) -> dict[str, Any]:
-            found: dict[str, Any] = {"change": MASK_CHANGE, "seed": cfg.seeds[0]}
+            found: dict[str, Any] = {"change": MASK_CHANGE, "seed": cfg.seeds[0],
+                                     "retrained": retrain}
             for name, change in (("erode", -MASK_CHANGE), ("dilate", MASK_CHANGE)):
-                moved = {**base, **{rep: _perturbed_set(st, arch, rep, change) for rep in reps}}
+                moved = {**base, **(
+                    _retrained_sets(st, arch, reps, name, change) if retrain else
+                    {rep: _perturbed_set(st, arch, rep, change) for rep in reps})}
                 v = decide({r: [p] for r, p in moved.items()}, cfg.verdict_margins(),
                            seeds=cfg.seeds[:1], task=st.data.task)
                 found[name] = {"verdict": v.verdict, "flags": list(v.flags)}
@@ -399,7 +448,8 @@ def _mask_perturbations(st: _StageInputs, verdicts: dict[str, Any]) -> dict[str,
 
         found = _stamped(st, f"mask perturbation {arch}",
                          st.layout.root / "mask_perturbation" / f"{safe_name(arch)}.json",
-                         st.hash_of("mask_perturbation", arch, list(cfg.representations)),
+                         st.hash_of("mask_perturbation", arch, list(cfg.representations),
+                                    retrain=retrain),
                          compute)
         verdict = verdicts[f"{cfg.name}/{arch}"]["verdict"]
         found = {k: v for k, v in found.items() if k != "hash"}
@@ -418,12 +468,13 @@ def _audits(st: _StageInputs) -> dict[str, Any]:
         model = st.layout.cell(CellKey(arch, "data", cfg.seeds[0]))
         r, _ = audit(model, st.data, st.masks, tuple(cfg.representations), runtime=st.rt,
                      n_boot=cfg.n_boot, on_bad_mask=cfg.on_bad_mask,
-                     adapter=st.loaded.adapter(model), mask_perturb=cfg.mask_perturbation)
+                     adapter=st.loaded.adapter(model),
+                     mask_perturb=bool(cfg.mask_perturbation))  # the audit never retrains
         return r
 
     return {arch: _stamped(st, f"audit {arch}", st.layout.audit(arch),
                            st.hash_of("audit", arch, ["data"],
-                                      mask_perturbation=cfg.mask_perturbation),
+                                      mask_perturbation=bool(cfg.mask_perturbation)),
                            partial(one, arch))
             for arch in cfg.architectures}
 
