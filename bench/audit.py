@@ -22,8 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _table import print_table
-from hideseek.classification.models import build_model
-from hideseek.models import ModelAdapter, ModelSpec, load_model
+from hideseek.models import ModelAdapter, ModelSpec, build_model, load_model
 from hideseek.runtime import Runtime, cpu_supports_bf16
 
 

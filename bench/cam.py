@@ -17,7 +17,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _table import print_table
-from hideseek.classification.models import build_model
 from hideseek.data import (
     ClassificationDataset,
     PhantomConfig,
@@ -26,6 +25,7 @@ from hideseek.data import (
     write_phantom_dataset,
 )
 from hideseek.explanation import cam_dataset
+from hideseek.models import build_model
 from hideseek.runtime import Runtime, cpu_supports_bf16
 
 

@@ -124,7 +124,7 @@ def measure(case: Case, rt: Runtime, train: bool, warmup: int, iters: int,
 
 
 def _cases(quick: bool) -> list[Case]:
-    from hideseek.classification.models.registry import build_model
+    from hideseek.models import build_model
     from hideseek.segmentation.unet import PAPER_UNET, UNet, UNetConfig
 
     def resnet50() -> torch.nn.Module:

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _table import print_table
 from hideseek.classification.augment import CXRAugment
 from hideseek.classification.config import AugmentConfig
-from hideseek.classification.models import build_model
 from hideseek.data import ClassificationDataset, Preprocess, load_dataset
+from hideseek.models import build_model
 from hideseek.runtime import Runtime, cpu_supports_bf16
 
 SHARED = Path(__file__).parents[1].parent / "shared" / "data" / "classification"

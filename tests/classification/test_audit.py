@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,3 +206,41 @@ def test_unknown_fill_is_a_hideseek_error(tmp_path: Path) -> None:
 
     with pytest.raises(HideseekError, match="unknown fill 'sparkle'; choose from"):
         audit(tmp_path / "no_model", None, tmp_path, fill="sparkle")  # type: ignore[arg-type]
+
+
+def test_every_finding_gets_a_verdict_with_a_reason() -> None:
+    """Multi-label: each finding is judged on its own AUC, also when the macro AUC does not
+    clear chance; one whose AUC cannot be estimated is ``inconclusive`` with the reason (null
+    drops, no NaN)."""
+    rng = np.random.default_rng(0)
+    n, findings = 80, ["seen", "blind", "absent"]
+    y = np.zeros((n, 3))
+    y[:, 0] = np.arange(n) % 2
+    y[:, 1] = rng.integers(0, 2, n)  # "absent": no positive image
+    prob = np.column_stack([0.1 + 0.8 * y[:, 0], rng.random(n), rng.random(n)])
+    base = _P(y, (prob > 0.5).astype(int), prob)
+    lost = prob.copy()
+    lost[:, 0] = rng.random(n)  # hiding the lungs loses "seen"; the control loses nothing
+    hidden = _P(y, (lost > 0.5).astype(int), lost)
+    groups = [f"p{i}" for i in range(n)]
+    e = audit_effects(base, hidden, base, groups, n_boot=300, n_decisions=2, findings=findings)
+    d = audit_verdict(base, {"lungs_removed": e}, groups, n_boot=300, findings=findings)
+    why = d.per_finding_reasons
+    assert set(d.per_finding) == set(why) == set(findings) and all(why.values())
+    assert d.per_finding["seen"] == "relies_on_lungs"
+    assert d.per_finding["blind"] == "inconclusive" and "does not clear chance" in why["blind"]
+    assert d.per_finding["absent"] == "inconclusive"
+    assert why["absent"] == ("no positive image among the 80 test images where it is known: "
+                             "its AUC cannot be estimated")
+    assert e.per_finding["absent"].net_drop.value is None
+    json.dumps(d.to_json(), allow_nan=False)
+    # a model without skill overall still gets one verdict per finding, with the reason
+    blind = _P(y[:, 1:], base.pred[:, 1:], prob[:, 1:])
+    e = audit_effects(blind, blind, blind, groups, n_boot=300, n_decisions=2,
+                      findings=findings[1:])
+    d = audit_verdict(blind, {"lungs_removed": e}, groups, n_boot=300, findings=findings[1:])
+    assert d.verdict == "inconclusive" and "chance" in d.reason
+    assert d.per_finding == {"blind": "inconclusive", "absent": "inconclusive"}
+    assert "no positive image" in d.per_finding_reasons["absent"]
+    d = audit_verdict(base, {}, groups, n_boot=50, findings=findings)
+    assert d.per_finding_reasons["seen"] == "no audited representation hides the lungs"

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from hideseek.classification.audit import audit
+from hideseek.classification.checkpoint import load_classifier
 from hideseek.classification.config import load_train_config
 from hideseek.classification.evaluate import evaluate
 from hideseek.classification.probe import probe_source
@@ -169,3 +170,17 @@ def test_a_tiny_test_split_is_a_warning(tmp_path: Path, caplog: pytest.LogCaptur
                          load_train_config(epochs=1, **TINY), cache_dir=tmp_path / "c")
     assert "the test split holds only 3 image(s)" in caplog.text
     assert not (tmp_path / "m" / "last.pt").exists()  # finished: only best.pt is kept
+
+
+@pytest.mark.parametrize("arch", ["timm:efficientnet_b0", "torchvision:densenet121"])
+def test_user_architectures_train_and_evaluate(arch: str, phantom_lungs: Path,
+                                               tmp_path: Path) -> None:
+    data = load_dataset(phantom_lungs)
+    cfg = load_train_config(arch=arch, image_size=32, batch_size=16, lr=1e-3, epochs=1,
+                            pretrained=False)
+    train_classifier(data, tmp_path / "run", cfg, cache_dir=tmp_path / "c")
+    loaded, meta = load_classifier(tmp_path / "run")
+    assert meta["arch"] == arch and loaded.arch == arch
+    result, preds = evaluate(tmp_path / "run", data, cache_dir=tmp_path / "c", n_boot=10)
+    assert result["arch"] == arch and result["n"] == len(preds.records) > 0
+    assert preds.prob.shape == (result["n"], 3)

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from hideseek.classification.checkpoint import KIND, load_classifier, save_classifier
-from hideseek.classification.models.registry import build_model
 from hideseek.engine import CHECKPOINT_VERSION, atomic_save, check_version
 from hideseek.engine.checkpoint import load_checkpoint_file
 from hideseek.errors import HideseekError
+from hideseek.models import build_model
 from hideseek.segmentation import UNet, UNetConfig, load_segmenter, save_segmenter
 from hideseek.segmentation.checkpoint import _default_path
 

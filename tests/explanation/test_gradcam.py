@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from hideseek.classification.models import ARCHITECTURES, build_model, target_layer
 from hideseek.explanation import GradCAM, attribution_numbers, outside_region, summarise
+from hideseek.models import ARCHITECTURES, build_model, target_layer
 
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))

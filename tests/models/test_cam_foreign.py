@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from hideseek.classification.config import load_train_config
-from hideseek.classification.models.registry import build_model
 from hideseek.classification.train import train_classifier
 from hideseek.cli.main import main
 from hideseek.data import load_dataset
@@ -20,7 +19,7 @@ from hideseek.data.phantom import PhantomConfig, write_phantom_dataset
 from hideseek.errors import HideseekError
 from hideseek.explanation import run_cam
 from hideseek.explanation.cam_model import cam_model
-from hideseek.models import ModelAdapter, ModelSpec, load_model
+from hideseek.models import ModelAdapter, ModelSpec, build_model, load_model
 from hideseek.runtime import Runtime
 
 SIZE = 48

@@ -15,10 +15,9 @@ from torch import nn
 
 import hideseek
 from hideseek.classification.checkpoint import save_classifier
-from hideseek.classification.models.registry import build_model
 from hideseek.data.phantom import PhantomConfig, write_phantom_dataset
 from hideseek.errors import HideseekError
-from hideseek.models import InputSpec, ModelSpec, load_model, resolve_model
+from hideseek.models import InputSpec, ModelSpec, build_model, load_model, resolve_model
 from hideseek.models.inputs import (
     IMAGENET_MEAN,
     ModelInput,

@@ -1,13 +1,14 @@
-"""Classification: the paper's architectures and recipes, honest evaluation, audit, probe."""
+"""Classification: the paper's recipes, honest evaluation, audit, probe (the architectures are
+:mod:`hideseek.models`, re-exported here)."""
 
 from hideseek.classification.audit import audit
 from hideseek.classification.checkpoint import load_classifier, save_classifier
 from hideseek.classification.config import PRESETS, AugmentConfig, TrainConfig, load_train_config
 from hideseek.classification.evaluate import Predictions, evaluate, format_table
-from hideseek.classification.models import ARCHITECTURES, Classifier, build_model, target_layer
 from hideseek.classification.probe import probe_source
 from hideseek.classification.stats import classification_metrics, paired_comparison, wilson
 from hideseek.classification.train import predict_proba, train_classifier
+from hideseek.models import ARCHITECTURES, Classifier, build_model, target_layer
 
 __all__ = [
     "ARCHITECTURES",

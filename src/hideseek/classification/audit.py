@@ -489,8 +489,10 @@ def format_audit(result: dict[str, Any]) -> str:
         lines.append(f"flags: {', '.join(a['flags'])}")
     lines += [f"  {note}" for note in a.get("notes", [])]
     if a.get("per_finding"):
-        lines.append("per finding: " + ", ".join(f"{f} {v}" for f, v in
-                                                 a["per_finding"].items()))
+        reasons = a.get("per_finding_reasons") or {}
+        lines.append("per finding:")
+        lines += [f"  {f}: {v}" + (f" - {reasons[f]}" if reasons.get(f) else "")
+                  for f, v in a["per_finding"].items()]
     lines += [f"({a['scope']}; fill {result.get('fill')}, {result.get('fill_source', 'given')})",
               "", f"matched controls ({endpoint}; drop = data minus version, net = drop minus "
               f"the control's; {a['level']:.1%} patient-bootstrap intervals)",

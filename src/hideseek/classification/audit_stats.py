@@ -110,7 +110,11 @@ class HiddenCheck:
 
 @dataclass(frozen=True)
 class AuditDecision:
-    """The audit's verdict on one model, with what it rests on."""
+    """The audit's verdict on one model, with what it rests on.
+
+    ``per_finding`` (multi-label): each finding's verdict on its AUC, and ``per_finding_reasons``
+    why, in words (e.g. why a finding is ``inconclusive``: no positive test image, no skill).
+    """
 
     verdict: str
     reason: str
@@ -124,6 +128,7 @@ class AuditDecision:
     notes: list[str] = field(default_factory=list)
     endpoint: str = "balanced_accuracy"
     per_finding: dict[str, str] = field(default_factory=dict)
+    per_finding_reasons: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The ``audit`` block of ``hideseek audit --json``."""
@@ -135,6 +140,7 @@ class AuditDecision:
                "notes": self.notes, "endpoint": self.endpoint}
         if self.per_finding:
             out["per_finding"] = self.per_finding
+            out["per_finding_reasons"] = self.per_finding_reasons
         return out
 
 
@@ -303,6 +309,11 @@ def audit_verdict(base: _Preds, effects: Mapping[str, AuditEffects], groups: Seq
     next to the lungs that changing them disturbs (flag ``lung_context``; the drop counts as
     reliance on the region around the lungs).
 
+    Each finding of a multi-label model gets its own verdict by the same rule on its AUC
+    (chance 0.5), with the reason; one whose AUC cannot be estimated (no positive or no negative
+    test image where it is known), with no hiding representation, or without skill above chance
+    on ``data`` is ``inconclusive`` - whatever the macro verdict.
+
     Args:
         findings: Multi-label: the finding names; each also gets a verdict on its AUC.
         lungs_alone: Predictions on versions that keep exactly the lung mask.
@@ -318,12 +329,31 @@ def audit_verdict(base: _Preds, effects: Mapping[str, AuditEffects], groups: Seq
     data_end = _estimate(ends["main"][0], ends["main"][1:], level)
     endpoint = "macro_auc" if multilabel else "balanced_accuracy"
 
+    alone = {r: _endpoints(p, w) for r, p in (lungs_alone or {}).items()}
+
+    def alone_on(key: str) -> dict[str, Estimate]:
+        return {r: _estimate(e[key][0], e[key][1:], level) for r, e in alone.items()}
+
+    per: dict[str, tuple[str, str]] = {}
+    for j, name in enumerate(findings if multilabel else ()):
+        f_end = _estimate(ends[f"auc:{j}"][0], ends[f"auc:{j}"][1:], level)
+        unjudged = _finding_unjudged(base, j, f_end, 0.5 + min_effect, bool(effects))
+        if unjudged:
+            per[name] = ("inconclusive", unjudged)
+            continue
+        verdict, why = _decide({r: e.per_finding[name] for r, e in effects.items()
+                                if name in e.per_finding}, checks, mask_reps, 0.5, min_effect,
+                               alone_on(f"auc:{j}"))[:2]
+        per[name] = (verdict, why)
+
     def decision(verdict: str, reason: str, lungs: list[str] | None = None,
-                 outside: list[str] | None = None, flags: list[str] | None = None,
-                 per: dict[str, str] | None = None) -> AuditDecision:
+                 outside: list[str] | None = None, flags: list[str] | None = None
+                 ) -> AuditDecision:
         notes = [c.why for r, c in checks.items() if r in effects and not c.usable]
         return AuditDecision(verdict, reason, chance, data_end, lungs or [], outside or [],
-                             min_effect, level, flags or [], notes, endpoint, per or {})
+                             min_effect, level, flags or [], notes, endpoint,
+                             {f: v for f, (v, _) in per.items()},
+                             {f: why for f, (_, why) in per.items()})
 
     if not effects:
         return decision("inconclusive", "no audited representation hides the lungs")
@@ -331,19 +361,30 @@ def audit_verdict(base: _Preds, effects: Mapping[str, AuditEffects], groups: Seq
     if lo is None or lo <= chance + min_effect:
         return decision("inconclusive", "the model does not clear chance on the original "
                         "images")
-    alone = {r: _endpoints(p, w) for r, p in (lungs_alone or {}).items()}
-
-    def alone_on(key: str) -> dict[str, Estimate]:
-        return {r: _estimate(e[key][0], e[key][1:], level) for r, e in alone.items()}
-
-    per: dict[str, str] = {}
-    for j, name in enumerate(findings if multilabel else ()):
-        f_end = _estimate(ends[f"auc:{j}"][0], ends[f"auc:{j}"][1:], level)
-        if f_end.ci[0] is None or f_end.ci[0] <= 0.5 + min_effect:
-            per[name] = "inconclusive"
-            continue
-        per[name] = _decide({r: e.per_finding[name] for r, e in effects.items()
-                             if name in e.per_finding}, checks, mask_reps, 0.5, min_effect,
-                            alone_on(f"auc:{j}"))[0]
     return decision(*_decide(effects, checks, mask_reps, chance, min_effect,
-                             alone_on("main")), per=per)
+                             alone_on("main")))
+
+
+def _finding_unjudged(base: _Preds, j: int, auc: Estimate, floor: float,
+                      hidden: bool) -> str | None:
+    """Why finding ``j`` cannot be judged (None: it can): its AUC cannot be estimated on these
+    images, no representation hides the lungs, or its AUC does not clear ``floor``."""
+    y = np.asarray(base.y, dtype=np.float64)[:, j]
+    known = ~np.isnan(y)
+    n, pos = int(known.sum()), int((y[known] > 0).sum())
+    if auc.value is None:
+        if n == 0:
+            return "unknown on every test image: its AUC cannot be estimated"
+        which = "positive" if pos == 0 else "negative"
+        return (f"no {which} image among the {n} test images where it is known: its AUC "
+                "cannot be estimated")
+    if not hidden:
+        return "no audited representation hides the lungs"
+    lo = auc.ci[0]
+    if lo is None:
+        return (f"too few test images for an interval on its AUC ({auc.value:.2f}; {pos} "
+                f"positive of {n})")
+    if lo <= floor:
+        return (f"the model does not clear chance on the original images for this finding "
+                f"(AUC {auc.value:.2f}, lower bound {lo:.2f} <= {floor:.2f})")
+    return None

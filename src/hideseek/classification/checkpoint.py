@@ -6,9 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from hideseek.classification.models.registry import Classifier, build_model
 from hideseek.engine.checkpoint import atomic_save, load_checkpoint_file
 from hideseek.errors import HideseekError
+from hideseek.models.architectures import Classifier, build_model
 from hideseek.models.spec import InputSpec, ModelSpec, declared_conflicts, flag_of, listed
 
 __all__ = ["load_classifier", "save_classifier"]

@@ -9,9 +9,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hideseek.classification.models.registry import ARCHITECTURES
 from hideseek.engine.schedule import Schedule
 from hideseek.errors import HideseekError
+from hideseek.models.architectures import ARCHITECTURES
 from hideseek.representations.registry import check_fill, check_representations
 from hideseek.task import Task, parse_task, task_config
 from hideseek.validation import config_error
@@ -104,7 +104,7 @@ class TrainConfig(BaseModel):
     @field_validator("arch")
     @classmethod
     def _arch(cls, v: str) -> str:
-        from hideseek.classification.models.registry import check_architecture
+        from hideseek.models.architectures import check_architecture
 
         return v if v in ARCHITECTURES else check_architecture(v)
 

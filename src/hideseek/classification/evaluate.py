@@ -13,7 +13,6 @@ import numpy as np
 from hideseek.classification.checkpoint import KIND as CHECKPOINT_KIND
 from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset, usable_records
-from hideseek.classification.models.registry import Classifier
 from hideseek.classification.results import Estimate, EvalResult, Metrics, SourceMetrics
 from hideseek.classification.stats import classification_metrics, multilabel_metrics, wilson
 from hideseek.data.cache import default_cache_dir
@@ -22,6 +21,7 @@ from hideseek.errors import HideseekError
 from hideseek.formatting import format_value_ci
 from hideseek.jsonio import to_json
 from hideseek.models.adapter import ModelAdapter
+from hideseek.models.architectures import Classifier
 from hideseek.models.loaders import resolve_model
 from hideseek.models.spec import ModelSpec
 from hideseek.progress import progress

@@ -18,7 +18,6 @@ from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from hideseek.classification.checkpoint import save_classifier
 from hideseek.classification.config import TrainConfig
 from hideseek.classification.data import representation_dataset, usable_records
-from hideseek.classification.models.registry import Classifier, build_model
 from hideseek.classification.stats import roc_auc
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.datasets import ClassificationDataset
@@ -36,6 +35,7 @@ from hideseek.engine import (
 )
 from hideseek.errors import HideseekError
 from hideseek.jsonio import to_json, write_json
+from hideseek.models.architectures import Classifier, build_model
 from hideseek.progress import progress
 from hideseek.runtime import Runtime, seed_everything
 from hideseek.task import Task

@@ -109,7 +109,8 @@ def _audit(args: argparse.Namespace) -> int:
     from hideseek.classification.audit import audit, format_audit
     from hideseek.classification.evaluate import format_table
 
-    result, preds = audit(args.model, load_data_arg(args), args.masks, split=args.split,
+    result, preds = audit(args.model, load_data_arg(args), args.masks,
+                          representations=tuple(args.representations), split=args.split,
                           arch=args.arch, runtime=_runtime(args), batch_size=args.batch_size,
                           n_boot=args.n_boot, on_bad_mask=args.on_bad_mask, fill=args.fill,
                           controls=not args.no_controls, min_effect=args.min_effect,
@@ -284,9 +285,16 @@ def register(sub: Any) -> None:
     e.add_argument("--csv", metavar="PATH", help="per-image predictions")
     e.set_defaults(handler=_evaluate)
 
-    a = sub.add_parser("audit", help="test one trained model on all five representations")
+    a = sub.add_parser("audit", help="test one trained model on every representation "
+                       "(default: the paper's five)")
     _eval_args(a, masks_required=True)
     _external_arg(a)
+    from hideseek.representations.transforms import REPRESENTATIONS
+
+    a.add_argument("--representations", action=CommaList, choices=representation_names(),
+                   default=list(REPRESENTATIONS), metavar="A,B,...",
+                   help="the versions audited (data is always one; those that hide the lungs "
+                   "get matched controls and the verdict)")
     a.add_argument("--csv-dir", metavar="DIR", help="per-image predictions per representation")
     a.add_argument("--fill", help="fill of the hidden region (default: texture, the least "
                    "detectable, for a model trained on the originals; the training fill for one "

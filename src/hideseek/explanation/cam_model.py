@@ -20,13 +20,13 @@ from torch import nn
 from hideseek.classification.checkpoint import KIND as CHECKPOINT_KIND
 from hideseek.classification.config import config_from_meta
 from hideseek.classification.data import representation_dataset
-from hideseek.classification.models.registry import ARCHITECTURES, Classifier, target_layer
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.errors import HideseekError
 from hideseek.explanation.gradcam import GradCAM
 from hideseek.explanation.layers import find_target_layer
 from hideseek.explanation.registry import Explainer, get_explainer
 from hideseek.models.adapter import ModelAdapter
+from hideseek.models.architectures import ARCHITECTURES, Classifier, target_layer
 from hideseek.models.loaders import resolve_model
 from hideseek.models.spec import ModelSpec
 from hideseek.task import Task

@@ -14,10 +14,10 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from hideseek.classification.models.registry import Classifier, target_layer
 from hideseek.errors import HideseekError
 from hideseek.explanation.gradcam import CamBatch, GradCAM
 from hideseek.explanation.occlusion import OcclusionMap
+from hideseek.models.architectures import Classifier, target_layer
 
 __all__ = ["Explainer", "ExplainerSpec", "explainer_names", "get_explainer",
            "register_explainer"]

@@ -17,7 +17,6 @@ from torch.utils.data import DataLoader
 
 from hideseek.classification.data import usable_records
 from hideseek.classification.evaluate import bind_task, select_records
-from hideseek.classification.models.registry import Classifier
 from hideseek.data.cache import default_cache_dir
 from hideseek.data.manifest import CXRDataset, Record
 from hideseek.errors import HideseekError
@@ -32,6 +31,7 @@ from hideseek.explanation.measures import (
     summarise,
 )
 from hideseek.jsonio import dumps, to_json
+from hideseek.models.architectures import Classifier
 from hideseek.models.spec import ModelSpec
 from hideseek.progress import progress
 from hideseek.representations.registry import get_representation

@@ -74,7 +74,7 @@ def channel_input(channels: int, reason: str, **extra: Any) -> ModelInput:
 
 
 def _is_wrapper(module: nn.Module) -> bool:
-    """hideseek's :class:`~hideseek.classification.models.registry.Classifier` (also traced):
+    """hideseek's :class:`~hideseek.models.architectures.Classifier` (also traced):
     it takes the grey image and replicates / normalises it itself."""
     name = getattr(module, "original_name", type(module).__name__)
     return name == "Classifier" and hasattr(module, "backbone")

@@ -8,6 +8,7 @@ suffix: ``.pt2`` (``torch.export``), ``.onnx``, ``.ts`` / ``.torchscript`` / ``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import zipfile
 from collections.abc import Callable
@@ -16,10 +17,18 @@ from typing import Any
 
 import numpy as np
 import torch
+import torchvision
 from torch import nn
 
 from hideseek.errors import HideseekError
 from hideseek.models.adapter import ModelAdapter
+from hideseek.models.foreign import (
+    cached_weights,
+    import_factory,
+    import_timm,
+    replace_last_linear,
+    timm_cached,
+)
 from hideseek.models.inputs import (
     ModelInput,
     onnx_input,
@@ -108,8 +117,6 @@ def _set_head(module: nn.Module, spec: ModelSpec | None, name: str, weights: str
     have = _outputs(module)
     new = n is not None and have != n
     if new:
-        from hideseek.classification.models.foreign import replace_last_linear
-
         assert n is not None
         reset = getattr(module, "reset_classifier", None)
         if callable(reset):
@@ -157,10 +164,6 @@ def load_model(source: str | Path, spec: ModelSpec | None = None, **options: Any
 
 def _load_torchvision(name: str, spec: ModelSpec | None, pretrained: bool = True,
                       arch: str | None = None, **_: Any) -> ModelAdapter:
-    import torchvision
-
-    from hideseek.classification.models.registry import cached_weights
-
     label = f"torchvision:{name}"
     _no_arch(label, arch)
     if name not in torchvision.models.list_models():
@@ -178,9 +181,6 @@ def _load_torchvision(name: str, spec: ModelSpec | None, pretrained: bool = True
 
 def _load_timm(name: str, spec: ModelSpec | None, pretrained: bool = True,
                arch: str | None = None, **_: Any) -> ModelAdapter:
-    from hideseek.classification.models.foreign import timm_cached
-    from hideseek.classification.models.registry import import_timm
-
     label = f"timm:{name}"
     _no_arch(label, arch)
     timm = import_timm()
@@ -238,10 +238,6 @@ def _load_xrv(name: str, spec: ModelSpec | None, arch: str | None = None,
 
 def _load_python(target: str, spec: ModelSpec | None, arch: str | None = None,
                  **_: Any) -> ModelAdapter:
-    import inspect
-
-    from hideseek.classification.models.registry import import_factory
-
     label = f"python:{target}"
     _no_arch(label, arch)
     fn = import_factory(target)

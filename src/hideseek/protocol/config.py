@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hideseek.classification.models.registry import ARCHITECTURES
 from hideseek.errors import HideseekError
+from hideseek.models.architectures import ARCHITECTURES
 from hideseek.representations.registry import check_fill, check_representations
 from hideseek.representations.transforms import REPRESENTATIONS
 from hideseek.task import Task, parse_task, task_config
@@ -86,7 +86,7 @@ class ProtocolConfig(BaseModel):
     @field_validator("architectures")
     @classmethod
     def _archs(cls, v: list[str]) -> list[str]:
-        from hideseek.classification.models.registry import check_architecture
+        from hideseek.models.architectures import check_architecture
 
         return [a if a in ARCHITECTURES else check_architecture(a) for a in v]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from hideseek.classification import checkpoint
-from hideseek.classification.models.registry import Classifier
 from hideseek.models.adapter import ModelAdapter
+from hideseek.models.architectures import Classifier
 from hideseek.models.spec import ModelSpec
 
 __all__ = ["ModelCache"]

@@ -174,6 +174,7 @@ class AuditDecisionRecord:
     notes: list[str] = field(default_factory=list)
     endpoint: str = "balanced_accuracy"
     per_finding: dict[str, str] | None = field(default=None, metadata=OMIT_NONE)
+    per_finding_reasons: dict[str, str] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=REST)
 
 
