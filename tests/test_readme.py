@@ -21,6 +21,7 @@ write the files it names (``--out``, ``--json``, ``--figure``).
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import re
 import shlex
@@ -338,8 +339,6 @@ def _write_models(cwd: Path) -> None:
     import torch
     import torchvision
 
-    from hideseek.classification.models.registry import import_factory
-
     size = int(OWN_SIZE)
     torch.manual_seed(0)
     # a plain state dict of a registry architecture (ImageFolder order: COVID-19 first)
@@ -350,7 +349,7 @@ def _write_models(cwd: Path) -> None:
     # model.yaml: the README's own spec example
     (yaml_block,) = section(OWN, "yaml")
     (cwd / "model.yaml").write_text(yaml_block.text + "\n")
-    net = import_factory("mylab.nets:build")().eval()
+    net = importlib.import_module("mylab.nets").build().eval()
     x = torch.rand(2, 1, size, size)
     batch = ({0: torch.export.Dim.DYNAMIC},)  # any batch size, the image size fixed
     with warnings.catch_warnings():
