@@ -325,11 +325,36 @@ class OwnWorkspace:
     data: Path
     masks: Path
     notebook_data: Path
+    findings_data: Path
 
     def substitute(self, argv: list[str]) -> list[str]:
-        """``DATA`` and ``MASKS`` replaced; every example at :data:`OWN_SIZE` px."""
-        subs = {"DATA": str(self.data), "MASKS": str(self.masks)}
+        """``DATA`` and ``MASKS`` replaced; every example at :data:`OWN_SIZE` px. A
+        TorchXRayVision model without a mapping is audited per pathology: its ``DATA`` is
+        multi-label data whose findings it names (:data:`XRV_FINDINGS`)."""
+        per_pathology = any(a.startswith("xrv:") for a in argv) and not {"--map", "--spec"} \
+            & set(argv)
+        data = self.findings_data if per_pathology else self.data
+        subs = {"DATA": str(data), "MASKS": str(self.masks)}
         return with_flags([subs.get(a, a) for a in argv], {"--input-size": OWN_SIZE})
+
+
+#: Findings named like TorchXRayVision's outputs, given to the images in turn.
+XRV_FINDINGS = ("Effusion", "Nodule", "Effusion|Nodule", "")
+
+
+def _findings_copy(data: Path, out: Path) -> None:
+    """``data`` as multi-label data (the same images, a ``labels`` column of findings)."""
+    with (data / "manifest.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    out.mkdir()
+    (out / "images").symlink_to((data / "images").resolve(), target_is_directory=True)
+    with (out / "manifest.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["filename", "labels", "source", "patient_id"])
+        writer.writeheader()
+        for i, row in enumerate(rows):
+            writer.writerow({"filename": row["filename"], "source": row["source"],
+                             "patient_id": row["patient_id"],
+                             "labels": XRV_FINDINGS[i % len(XRV_FINDINGS)]})
 
 
 def _write_models(cwd: Path) -> None:
@@ -370,6 +395,7 @@ def own(classification_pack: Path, tmp_path_factory: pytest.TempPathFactory,
     data = cwd / "data"
     assert copy_pack_subset(classification_pack, data, OWN_SUBSET) == sum(OWN_SUBSET.values())
     copy_pack_subset(classification_pack, cwd / "notebook-data", NOTEBOOK_SUBSET)
+    _findings_copy(data, cwd / "findings-data")
     (cwd / "mylab").mkdir()
     (cwd / "mylab" / "__init__.py").write_text("")
     (cwd / "mylab" / "nets.py").write_text(NETS)
@@ -382,7 +408,8 @@ def own(classification_pack: Path, tmp_path_factory: pytest.TempPathFactory,
         assert main(["train", str(data), "--arch", "resnet50", "--no-pretrained",
                      "--image-size", OWN_SIZE, "--epochs", "1", "--out", "runs/resnet50"]) == 0
         _write_models(cwd)
-        yield OwnWorkspace(cwd, data, cwd / "seg", cwd / "notebook-data")
+        yield OwnWorkspace(cwd, data, cwd / "seg", cwd / "notebook-data",
+                           cwd / "findings-data")
 
 
 @pytest.mark.slow
