@@ -12,7 +12,7 @@ from typing import Any
 from hideseek.errors import HideseekError
 
 __all__ = ["HideseekError", "__version__", "audit"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str) -> Any:

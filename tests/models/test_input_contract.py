@@ -4,6 +4,7 @@ fields that cannot apply, and the README's notebook call with torchvision models
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -118,6 +119,12 @@ def test_what_models_say_of_their_input(tmp_path: Path) -> None:
     assert (a.input.channels, a.input.size) == (1, 20) and "exported program" in \
         a.input_provenance
     assert a.predict_proba(torch.rand(2, 1, 32, 32)).shape == (2, 3)
+    # a traced TorchScript module (not our wrapper): its first convolution, no exported shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit.trace is deprecated in this torch
+        torch.jit.trace(_conv(1), x).save(str(tmp_path / "m.ts"))
+        ts = load_model(tmp_path / "m.ts", ModelSpec(classes=OURS))
+    assert ts.input.channels == 1 and "first convolution" in ts.input_provenance
 
 
 def test_num_classes_and_long_class_lists() -> None:

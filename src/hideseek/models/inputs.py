@@ -92,9 +92,10 @@ def first_conv_channels(module: nn.Module) -> int | None:
 
 
 def _exported_shape(module: nn.Module) -> tuple[Any, ...] | None:
-    """The input shape a ``torch.export`` program was exported with (None: not one)."""
+    """The input shape a ``torch.export`` program was exported with (None: not one; a
+    TorchScript module's graph is no ``torch.fx`` graph and says nothing of it)."""
     graph = getattr(module, "graph", None)
-    if graph is None or not hasattr(graph, "nodes"):
+    if not isinstance(graph, torch.fx.Graph):
         return None
     for node in graph.nodes:
         if node.op == "placeholder" and "val" in node.meta:
