@@ -36,7 +36,7 @@ def test_covid_phantom_verdicts_and_keys_are_unchanged(tmp_path: Path) -> None:
                              representations=["data", "lungs_removed", "lungs_boxed_out"],
                              train=TRAIN, audit=False, cam=False, probe_source=False,
                              n_boot=500, output=str(tmp_path / scenario))
-        res = run_protocol(cfg)
+        res = run_protocol(cfg).to_json()  # as in results.json
         assert set(before["results_keys"]) <= set(res)
         key = f"{scenario}/resnet18"
         v, old = res["verdicts"][key], before["verdicts"][key]
