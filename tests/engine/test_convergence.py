@@ -6,11 +6,14 @@ from hideseek.engine import EarlyStopping, convergence
 
 
 def _rows(val: list[float], loss: list[float], key: str = "val_balanced_accuracy",
-          val_loss: list[float] | None = None) -> list[dict[str, float]]:
+          val_loss: list[float] | None = None,
+          val_balanced_accuracy: list[float] | None = None) -> list[dict[str, float]]:
     rows = [{"epoch": i + 1, "train_loss": tl, key: v}
             for i, (v, tl) in enumerate(zip(val, loss, strict=True))]
     for row, vl in zip(rows, val_loss or [], strict=False):
         row["val_loss"] = vl
+    for row, ba in zip(rows, val_balanced_accuracy or [], strict=False):
+        row["val_balanced_accuracy"] = ba
     return rows
 
 
@@ -56,6 +59,22 @@ def test_early_stopping_waits_for_min_epochs_and_reads_a_smoothed_score() -> Non
     again = EarlyStopping(patience=2, window=3)
     again.load_state_dict(state)
     assert again.recent == smooth.recent and again.smooth(0.7) == smooth.smooth(0.7)
+
+
+def test_an_accuracy_that_reached_its_ceiling_is_not_still_improving() -> None:
+    # selected on the loss, its balanced accuracy climbed late - but to 1.0: nothing left
+    rows = _rows([1.2, 0.9, 0.6, 0.4, 0.3, 0.25, 0.22, 0.21, 0.2, 0.2, 0.2, 0.2],
+                 [1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.2, 0.1, 0.1, 0.1, 0.1], "val_loss",
+                 val_balanced_accuracy=[0.4, 0.5, 0.55, 0.6, 0.62, 0.65, 0.7, 0.72, 0.75, 0.9,
+                                        1.0, 1.0])
+    assert not convergence(rows, "val_loss", 12, 12, None).still_improving
+    # the same climb ending at 0.9 still counts
+    rows = _rows([1.2, 0.9, 0.6, 0.4, 0.3, 0.25, 0.22, 0.21, 0.2, 0.2, 0.2, 0.2],
+                 [1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.2, 0.1, 0.1, 0.1, 0.1], "val_loss",
+                 val_balanced_accuracy=[0.4, 0.45, 0.5, 0.52, 0.55, 0.57, 0.6, 0.62, 0.65, 0.75,
+                                        0.85, 0.9])
+    c = convergence(rows, "val_loss", 12, 12, None)
+    assert c.still_improving and "balanced accuracy" in c.reason
 
 
 def test_a_flat_loss_does_not_hide_an_accuracy_still_climbing() -> None:

@@ -25,6 +25,9 @@ RISE_SHARE = 0.10
 #: larger share, as accuracy on a small validation set moves in steps.
 ACCURACY_RISE_SHARE = 0.25
 _ACCURACY_KEYS = ("val_balanced_accuracy", "val_auc")
+#: An accuracy or AUC within this of 1 at the last epoch has nothing left to gain: a curve that
+#: climbed to its ceiling is not "still improving" however late it got there.
+CEILING_MARGIN = 0.01
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ def convergence(history: Sequence[dict[str, float]], score: str, max_epochs: int
     beside a loss). A model can sit on a plateau of one validation number while it still
     learns by another (the demo's original model: balanced accuracy 0.617 at epochs 1 and 2
     while its losses fell); the training loss alone says nothing (it falls as a model fits its
-    training images, converged or not).
+    training images, converged or not). An accuracy or AUC that ends within
+    :data:`CEILING_MARGIN` of 1 has reached its ceiling and is not read as still improving.
 
     Args:
         history: The engine's rows (``train_loss`` and the validation scores per epoch).
@@ -100,6 +104,8 @@ def convergence(history: Sequence[dict[str, float]], score: str, max_epochs: int
     for key, share_needed in ((score, RISE_SHARE),
                               *((key, ACCURACY_RISE_SHARE) for key in others)):
         values = np.asarray([float(row.get(key, math.nan)) for row in history])
+        if key in _ACCURACY_KEYS and values[-1] >= 1 - CEILING_MARGIN:
+            continue  # at its ceiling: nothing left to learn by this number
         share = _rise(-values if key.endswith("loss") else values, k)
         if share is not None and share > share_needed:
             what = "score" if key == score else key.removeprefix("val_").replace("_", " ")
