@@ -63,12 +63,14 @@ def test_finished_trials_are_read_back(tmp_path: Path) -> None:
          "flags": [], "audit": None, "sentence": "", "spec": {
              "background": spec.background, "contamination": 0.5, "lung": "weak",
              "trial": 2}}]))
-    (tmp_path / "old").mkdir()  # written before the spec was stored: skipped
-    (tmp_path / "old" / "outcomes.json").write_text(json.dumps([
-        {"size": "large", "n_test": 200, "verdict": "shortcut", "marked": "shortcut",
-         "flags": []}]))
-    found = load_outcomes(tmp_path)
-    assert len(found) == 1 and found[0].spec == spec and found[0].verdict == "shortcut"
+    old = [{"size": "large", "n_test": 200, "verdict": "inconclusive", "marked": "shortcut",
+            "flags": []}]  # written before the spec was stored: read from the folder's name
+    for name in ("classification-c0.75-none-t4", "elsewhere"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "outcomes.json").write_text(json.dumps(old))
+    found = load_outcomes(tmp_path)  # "elsewhere" names no trial: skipped
+    assert len(found) == 2 and found[1].spec == spec and found[1].verdict == "shortcut"
+    assert found[0].spec == TrialSpec("classification", 0.75, "none", 4)
 
 
 def _no_nan(name: str) -> float:

@@ -254,15 +254,29 @@ def _read_outcomes(path: Path, spec: TrialSpec | None = None) -> list[Outcome]:
     return found
 
 
+def _spec_of_folder(name: str) -> TrialSpec | None:
+    """The spec a trial folder's name encodes (``<background>-c<c>-<lung>-t<trial>``, as
+    :func:`run_trial` names it; default sizes), or None."""
+    import re
+
+    m = re.fullmatch(r"(.+)-c([0-9.]+)-(none|weak|strong)-t(\d+)", name)
+    return TrialSpec(m[1], float(m[2]), m[3], int(m[4])) if m else None
+
+
 def load_outcomes(out: str | Path) -> list[Outcome]:
-    """Every finished trial under a ``bench/operating.py`` output folder (trials written
-    before the spec was stored in ``outcomes.json`` are skipped)."""
+    """Every finished trial under a ``bench/operating.py`` output folder (the spec stored in
+    ``outcomes.json``, else read from the folder's name; a folder that gives neither is
+    skipped with a warning)."""
     found: list[Outcome] = []
     for path in sorted(Path(out).glob("*/outcomes.json")):
         try:
             found += _read_outcomes(path)
         except (KeyError, TypeError):
-            log.warning("%s: no trial spec stored; skipped", path)
+            spec = _spec_of_folder(path.parent.name)
+            if spec is None:
+                log.warning("%s: no trial spec stored or in the folder's name; skipped", path)
+                continue
+            found += _read_outcomes(path, spec)
     return found
 
 
@@ -322,6 +336,8 @@ def detection_sentence(n_test: int, path: str | Path = PUBLISHED) -> str | None:
         return None
     sizes = {r["size"]: min(r["n_test"]) for r in rows}
     size = min(sizes, key=lambda s: abs(np.log(sizes[s] / n_test)))
+    most = max(max(r["n_test"]) for r in rows if r["size"] == size)
+    measured = f"{sizes[size]}" if most == sizes[size] else f"{sizes[size]}-{most}"
 
     def rate(c: float, lung: str, key: str) -> str | None:
         row = next((r for r in rows if r["contamination"] == c and r["lung"] == lung
@@ -342,7 +358,7 @@ def detection_sentence(n_test: int, path: str | Path = PUBLISHED) -> str | None:
     if not parts:
         return None
     return (f"How sensitive is this verdict? On real radiographs with planted evidence at "
-            f"{sizes[size]} test images (this run: {n_test}; ResNet-18, 64 px, random "
+            f"{measured} test images (this run: {n_test}; ResNet-18, 64 px, random "
             f"initialisation), " + "; ".join(parts) + ". A verdict that finds nothing is only "
             "as strong as that (docs/VERDICTS.md, operating characteristics).")
 
