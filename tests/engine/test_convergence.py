@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from hideseek.engine import EarlyStopping, convergence
 
 
@@ -75,6 +77,37 @@ def test_an_accuracy_that_reached_its_ceiling_is_not_still_improving() -> None:
                                         0.85, 0.9])
     c = convergence(rows, "val_loss", 12, 12, None)
     assert c.still_improving and "balanced accuracy" in c.reason
+
+
+def test_noise_at_chance_is_not_improvement() -> None:
+    # the demo's lungs_removed model (nothing to learn: the lungs scenario with the lungs
+    # hidden) on the fp32 path: balanced accuracy at chance, its 3-epoch mean up 0.017 at the end
+    acc = [0.333, 0.333, 0.333, 0.333, 0.333, 0.333, 0.317, 0.367, 0.333, 0.333]
+    loss = [12.7, 2.63, 1.10, 0.88, 0.98, 0.91, 1.05, 1.05, 1.51, 1.06]
+    rows = _rows(loss, [1.2, 1.0, 1.1, 0.9, 0.86, 0.92, 0.9, 0.91, 0.91, 0.68], "val_loss",
+                 val_balanced_accuracy=acc)
+    assert not convergence(rows, "val_loss", 14, 6, 10).still_improving
+    # the same late jump, ten times as large, is a model still learning
+    acc = [0.333, 0.333, 0.333, 0.333, 0.333, 0.333, 0.4, 0.5, 0.6, 0.7]
+    rows = _rows(loss, [1.2, 1.0, 1.1, 0.9, 0.86, 0.92, 0.9, 0.91, 0.91, 0.68], "val_loss",
+                 val_balanced_accuracy=acc)
+    assert convergence(rows, "val_loss", 14, 6, 10).still_improving
+
+
+def test_a_loss_settling_on_the_priors_is_not_learning() -> None:
+    # a hidden-lung phantom model (3 classes, nothing to learn): its loss falls from a bad start
+    # (6.1) towards ln 3 = 1.10 while its balanced accuracy stays at or below chance
+    loss = [2.35, 6.14, 6.14, 6.14, 5.44, 2.79, 2.73, 1.59, 1.51, 1.30, 1.25, 1.19]
+    acc = [0.333] * 7 + [0.2, 0.233, 0.2, 0.2, 0.2]
+    rows = _rows(loss, [1.9, 1.8, 1.2, 0.95, 0.86, 0.92, 0.8, 0.68, 0.72, 0.62, 0.61, 0.53],
+                 "val_loss", val_balanced_accuracy=acc)
+    assert convergence(rows, "val_loss", 12, 12, None).still_improving  # read naively
+    assert not convergence(rows, "val_loss", 12, 12, None,
+                           chance_loss=math.log(3)).still_improving
+    # below the uninformed loss, a falling loss is learning
+    learning = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]
+    rows = _rows(learning, [1.0] * 8, "val_loss")
+    assert convergence(rows, "val_loss", 8, 8, None, chance_loss=math.log(3)).still_improving
 
 
 def test_a_flat_loss_does_not_hide_an_accuracy_still_climbing() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -285,7 +286,8 @@ def _summary(cfg: TrainConfig, sp: _Splits, model: Classifier, data: CXRDataset,
             "epochs_run": res.epochs_run, "early_stopping": res.early_stopping(ecfg),
             "convergence": to_json(convergence(
                 res.history, f"val_{_select_key(cfg.select_metric, sp.train.multilabel)}",
-                ecfg.epochs, res.best_epoch, res.stopped_early_at)),
+                ecfg.epochs, res.best_epoch, res.stopped_early_at,
+                chance_loss=None if sp.train.multilabel else math.log(len(sp.train.classes)))),
             "versions": _versions()}
 
 
