@@ -105,6 +105,8 @@ def check_report(out: Path, runs: list[RunResult]) -> None:
                 card.group(0), key
     claimed = {w for w in _AUDIT_VERDICTS if w in body}
     made = {a.audit_verdict for run in runs for a in run.audits.values()}
+    made |= {v for run in runs for a in run.audits.values() if a.audit is not None
+             for v in (a.audit.per_finding or {}).values()}  # a multi-label audit's findings
     assert claimed <= made, f"the report claims {claimed - made} that no audit made"
 
     # Grad-CAM rows: each measure beside its null, the zero-map count, the grid.
