@@ -34,6 +34,7 @@ __all__ = [
     "UncertainPolicy",
     "infer_task",
     "label_key",
+    "normalise_task",
     "parse_task",
     "split_findings",
     "task_config",
@@ -256,6 +257,13 @@ def task_config(task: Task) -> dict[str, Any]:
                 "primary": task.primary}
     out = {**task.to_json(), "aliases": dict(task.aliases), "uncertain": task.uncertain}
     return out
+
+
+def normalise_task(value: Any) -> dict[str, Any] | None:
+    """A config's ``task`` value in its canonical form (:func:`task_config` of
+    :func:`parse_task`; None when no task is declared): the one validator of every config."""
+    task = parse_task(value)
+    return None if task is None else task_config(task)
 
 
 def parse_task(value: Any) -> Task | None:

@@ -13,7 +13,7 @@ from hideseek.engine.schedule import Schedule
 from hideseek.errors import HideseekError
 from hideseek.models.architectures import ARCHITECTURES
 from hideseek.representations.registry import check_fill, check_representations
-from hideseek.task import Task, parse_task, task_config
+from hideseek.task import Task, normalise_task, parse_task
 from hideseek.validation import config_error
 
 __all__ = ["PRESETS", "AugmentConfig", "TrainConfig", "config_from_meta", "load_train_config"]
@@ -122,8 +122,7 @@ class TrainConfig(BaseModel):
     @field_validator("task", mode="before")
     @classmethod
     def _task(cls, v: Any) -> dict[str, Any] | None:
-        task = parse_task(v)
-        return None if task is None else task_config(task)
+        return normalise_task(v)
 
     def declared_task(self) -> Task | None:
         """The declared task (None: read it from the data)."""

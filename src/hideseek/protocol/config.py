@@ -12,7 +12,7 @@ from hideseek.errors import HideseekError
 from hideseek.models.architectures import ARCHITECTURES
 from hideseek.representations.registry import check_fill, check_representations
 from hideseek.representations.transforms import REPRESENTATIONS
-from hideseek.task import Task, parse_task, task_config
+from hideseek.task import Task, normalise_task, parse_task
 from hideseek.validation import all_of, config_error
 
 if TYPE_CHECKING:
@@ -76,8 +76,7 @@ class ProtocolConfig(BaseModel):
     @field_validator("task", mode="before")
     @classmethod
     def _task(cls, v: Any) -> dict[str, Any] | None:
-        task = parse_task(v)
-        return None if task is None else task_config(task)
+        return normalise_task(v)
 
     def declared_task(self) -> Task | None:
         """The declared task (None: read it from the data)."""
