@@ -16,13 +16,16 @@ every image never ``uses_lungs``. Trials: ``--judged`` where a detection target 
 Run: ``.venv/bin/python bench/operating.py [--judged 30] [--false-alarm 60] [--other 3]
 [--out /tmp/hideseek-operating]`` (about 1-2 minutes per trial on 2 idle CPU cores: resnet18 at
 64 px, three models; finished trials are reused when rerun). ``--summarize`` prints the table of
-every finished trial in ``--out`` without running any; ``--publish`` also writes it to
-``src/hideseek/protocol/operating.json``, which the report reads.
+every finished trial in ``--out`` without running any. ``--publish`` adds each finished trial to
+``src/hideseek/protocol/operating.json`` (the table the report reads; trials counted there
+before, in any session, count towards a cell's number and are not run again; a table of
+another training recipe is replaced).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import sys
 import tempfile
@@ -36,7 +39,10 @@ from hideseek.protocol.operating import (
     grid_summary,
     load_outcomes,
     publish,
+    published_trials,
     run_trial,
+    table_rows,
+    trial_name,
 )
 
 SHARED = Path(__file__).parents[1].parent / "shared" / "data"
@@ -69,34 +75,49 @@ def main() -> None:
     ap.add_argument("--summarize", action="store_true",
                     help="print the table of the finished trials in --out; run nothing")
     ap.add_argument("--publish", action="store_true",
-                    help="write the table of every finished trial to the package's "
-                    "operating.json (read by the report)")
+                    help="add each finished trial to the package's operating.json (read by "
+                    "the report); trials published before count towards each cell's number")
     ap.add_argument("--shared", default=str(SHARED))
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "hideseek-operating"))
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     backgrounds = args.backgrounds.split(",")
-    outcomes = []
+    out = Path(args.out)
     if args.summarize:
-        outcomes = load_outcomes(args.out)
-        args.plan, args.contamination = None, ""
+        outcomes = load_outcomes(out)
+        rows = (publish(outcomes) if args.publish else {"rows": table_rows(outcomes)})["rows"]
+        print_table(HEADER, grid_summary(rows), TITLE)
+        return
     plan = [(float(c), lung, int(n)) for c, lung, n in
             (item.split(":") for item in args.plan.split(","))] if args.plan else [
         (c, lung, _trials(c, lung, args.judged, args.false_alarm, args.other))
         for c in (float(v) for v in args.contamination.split(",") if v)
         for lung in args.lung.split(",")]
+    # with --publish a cell counts the trials published before (other sessions) towards its
+    # number, and each finished trial is published at once: an interrupted grid loses nothing
+    counted = published_trials() if args.publish else set()
+    outcomes = []
     for c, lung, n in plan:
-        for t in range(n):
+        done = 0
+        for t in itertools.count():
+            if done >= n:
+                break
             spec = TrialSpec(backgrounds[t % len(backgrounds)], c, lung, t)
-            outcomes += run_trial(Path(args.shared), spec, Path(args.out),
-                                  audit=not args.no_audit)
+            done += 1
+            if trial_name(spec) in counted:
+                continue
+            found = run_trial(Path(args.shared), spec, out, audit=not args.no_audit)
+            outcomes += found
+            if args.publish:
+                publish(found)
             logging.info("c %g lung %s trial %d: %s", c, lung, t,
-                         [(o.size, o.verdict, o.marked, o.audit) for o in outcomes[-2:]])
-    if args.publish:
-        publish(load_outcomes(args.out))
-    print_table(HEADER, grid_summary(outcomes),
-                "verdict operating characteristics on real radiographs with planted evidence "
-                "(ResNet-18, 64 px, 300 training images; rates with Wilson 95% intervals)")
+                         [(o.size, o.verdict, o.marked, o.audit) for o in found])
+    rows = publish([])["rows"] if args.publish else table_rows(outcomes)
+    print_table(HEADER, grid_summary(rows), TITLE)
+
+
+TITLE = ("verdict operating characteristics on real radiographs with planted evidence "
+         "(ResNet-18, 64 px, 300 training images; rates with Wilson 95% intervals)")
 
 
 if __name__ == "__main__":

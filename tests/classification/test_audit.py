@@ -22,7 +22,9 @@ from hideseek.classification.audit_stats import (
     audit_verdict,
     patient_weights,
 )
+from hideseek.representations.builtin import SURROUND
 from hideseek.representations.masks import perturb_mask
+from hideseek.representations.transforms import visible_region
 
 
 @dataclass
@@ -183,6 +185,66 @@ def test_lung_reliance_is_read_on_the_mask_and_only_where_the_check_allows() -> 
     assert "cannot be read" in d.reason and d.notes == ["the zero fill is detectable"]
     assert audit_verdict(base, {"lungs_removed": lost}, groups,
                          n_boot=300).verdict == "relies_on_lungs"
+
+
+def test_evidence_next_to_the_lungs_is_read_on_the_surround_control() -> None:
+    # Hiding the lungs costs the model its skill, and so does showing the lungs alone (the
+    # model reads a tag beside the lungs against them): lung_context, not lung reliance.
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 30)
+    base = _preds(y, y)
+    blind = _preds(y, np.zeros_like(y))
+    groups = [f"p{i // 2}" for i in rng.permutation(90)]
+    lost = audit_effects(base, blind, base, groups, n_boot=300, n_decisions=5)
+    kept = audit_effects(base, base, base, groups, n_boot=300, n_decisions=5)
+    effects = {"lungs_removed": lost, "lungs_boxed_out": lost}
+    alone = {"lungs_isolated": blind}
+    surround = frozenset({SURROUND})
+    # the surround control unread, or hiding the surround costs nothing: inconclusive
+    d = audit_verdict(base, effects, groups, n_boot=300, lungs_alone=alone)
+    assert d.verdict == "inconclusive" and "lung_context" in d.flags
+    d = audit_verdict(base, {**effects, SURROUND: kept}, groups, n_boot=300, lungs_alone=alone,
+                      surround_reps=surround)
+    assert d.verdict == "inconclusive"
+    # hiding the surround, the lungs kept, costs the model its skill: its evidence is there
+    d = audit_verdict(base, {**effects, SURROUND: lost}, groups, n_boot=300, lungs_alone=alone,
+                      surround_reps=surround)
+    assert d.verdict == "relies_outside" and d.outside_used == [SURROUND]
+    assert {"region_around_lungs", "lung_context"} <= set(d.flags)
+    # ... but not when its fill is detectable
+    check = {SURROUND: HiddenCheck(False, "fill_detectable", "detectable")}
+    d = audit_verdict(base, {**effects, SURROUND: lost}, groups, n_boot=300, lungs_alone=alone,
+                      surround_reps=surround, checks=check)
+    assert d.verdict == "inconclusive"
+    # a model reading the lungs (skill on the lungs alone) is never moved by the surround
+    d = audit_verdict(base, {**effects, SURROUND: lost}, groups, n_boot=300,
+                      lungs_alone={"lungs_isolated": base}, surround_reps=surround)
+    assert d.verdict == "relies_on_lungs" and SURROUND not in d.outside_used
+
+
+def test_the_surround_control_hides_the_boxes_but_not_the_lungs() -> None:
+    yy, xx = np.mgrid[:64, :64]
+    mask = (((yy - 30) / 16) ** 2 + ((xx - 18) / 9) ** 2 <= 1) | (
+        ((yy - 30) / 16) ** 2 + ((xx - 44) / 9) ** 2 <= 1)
+    keep = visible_region(SURROUND, mask)
+    boxes = ~visible_region("lungs_boxed_out", mask)
+    assert keep[mask].all() and keep[~boxes].all()
+    assert (boxes & ~mask).sum() > 0.1 * mask.sum() and not keep[boxes & ~mask].any()
+    assert not hides_lungs(SURROUND) and not hides_mask_only(SURROUND)
+
+
+def test_a_surround_too_thin_to_probe_is_judged_by_the_boxes_probe() -> None:
+    from hideseek.classification.audit import _surround_probe
+    from hideseek.representations.detectability import Detectability
+
+    hidden = ["lungs_removed", "lungs_boxed_out", SURROUND]
+    boxes = Detectability(0.81, (0.72, 0.9), 40, 240, 5, True)
+    found = {"lungs_removed": Detectability(0.6, (0.5, 0.7), 40, 240, 5, False),
+             "lungs_boxed_out": boxes,
+             SURROUND: Detectability(None, (None, None), 0, 0, 5, False)}
+    assert _surround_probe(found, hidden) == "lungs_boxed_out"
+    assert found[SURROUND] is boxes  # the detectable boxes fill withholds the surround's reading
+    assert _surround_probe(found, hidden) is None  # measured now: nothing to stand in for
 
 
 def test_audit_and_evaluate_do_not_import_each_other() -> None:

@@ -2,8 +2,9 @@
 
 Models trained on the original images of data with a known mechanism (evidence in the lungs; a
 marker outside them drawn by the phantom generator, or planted by ``hideseek plant`` below the
-diaphragm; a marker inside the lung boxes but outside the mask; nothing) are audited with the
-default fill, and with the zero fill, which may only ever say the same or ``inconclusive``.
+diaphragm; a marker inside the lung boxes but outside the mask, at 64 and 128 px; nothing) are
+audited with the default fill, and with the zero fill, which may only ever say the same or
+``inconclusive``.
 Run on both precision paths (``HIDESEEK_CPU_BF16=0`` for the fp32 one).
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from hideseek.classification.audit_matrix import AUDIT_EXPECTED, audit_scenario
+from hideseek.representations.builtin import SURROUND
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +27,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize(("scenario", "size"), [
     ("lungs", 64), ("shortcut", 64), ("marker_below", 64), ("null", 64),
-    ("marker_in_boxes", 128)])
+    ("marker_in_boxes", 64), ("marker_in_boxes", 128)])
 def test_the_default_fill_is_right_and_the_zero_fill_never_wrong(
         matrix: Path, scenario: str, size: int) -> None:
     rows = audit_scenario(scenario, matrix, size=size, fills=["zero"], n_boot=300)
@@ -38,6 +40,11 @@ def test_the_default_fill_is_right_and_the_zero_fill_never_wrong(
     if scenario in ("shortcut", "marker_below"):  # the lungs cost it nothing (the controls
         # may: an equal area elsewhere can cover the marker)
         assert abs(default.drop["lungs_removed"] or 0) < 0.15
+    if scenario == "marker_in_boxes" and "lung_context" in default.flags:  # read on the
+        # surround control: hiding the tag, the lungs kept, costs far more than the margin
+        assert (default.net_drop[SURROUND] or 0) > 0.25
+    if scenario == "lungs":  # the surround control leaves the lungs: it costs little
+        assert abs(default.net_drop[SURROUND] or 0) < 0.1
 
 
 @pytest.mark.parametrize("scenario", ["lungs", "shortcut"])

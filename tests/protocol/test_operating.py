@@ -12,6 +12,8 @@ from hideseek.protocol.operating import (
     grid_summary,
     load_outcomes,
     publish,
+    published_trials,
+    table_rows,
 )
 
 
@@ -32,7 +34,7 @@ def _outcomes() -> list[Outcome]:
 
 def test_summary_and_published_table_count_the_same(tmp_path: Path) -> None:
     outcomes = _outcomes()
-    rows = {(r[0], r[1], r[2]): r for r in grid_summary(outcomes)}
+    rows = {(r[0], r[1], r[2]): r for r in grid_summary(table_rows(outcomes))}
     assert rows[("1", "none", "large")][5].endswith("(3/4)")
     assert rows[("0", "strong", "large")][3] == "132-200"
     table = publish(outcomes, tmp_path / "operating.json")
@@ -42,6 +44,26 @@ def test_summary_and_published_table_count_the_same(tmp_path: Path) -> None:
     assert (hit["hits"], hit["n"]) == (3, 4) and hit["ci"][0] < 0.75 < hit["ci"][1]
     alarm = large[(0.0, "strong")]["shortcut"]
     assert (alarm["hits"], alarm["n"]) == (1, 5)
+
+
+def test_trials_published_in_several_sessions_add_up_once(tmp_path: Path) -> None:
+    path = tmp_path / "operating.json"
+    outcomes = _outcomes()
+    first, second = outcomes[:8], outcomes[6:]  # one trial (2 outcomes) in both
+    publish(first, path)
+    assert published_trials(path) == {f"segmentation-shenzhen-c1-none-t{t}" for t in range(4)}
+    table = publish(second, path)
+    assert table == publish(outcomes, tmp_path / "at_once.json")  # as if run in one session
+    assert len(published_trials(path)) == 9
+    assert publish(second, path) == table  # nothing new: nothing counted twice
+    # a table of another training recipe is replaced, never added to
+    stale = json.loads(path.read_text())
+    stale["recipe"] = {**stale["recipe"], "epochs": 3}
+    path.write_text(json.dumps(stale))
+    assert published_trials(path) == set()
+    again = publish(first, path)
+    large = next(r for r in again["rows"] if r["size"] == "large")
+    assert large["marked_shortcut"]["n"] == 4 and len(again["trials"]) == 4
 
 
 def test_the_sentence_reads_the_nearest_test_size(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from hideseek.classification.audit_stats import (
     AuditEffects,
     HiddenCheck,
+    audit_decisions,
     audit_effects,
     audit_verdict,
 )
@@ -40,6 +41,7 @@ from hideseek.errors import HideseekError
 from hideseek.jsonio import to_json
 from hideseek.models.adapter import ModelAdapter
 from hideseek.models.spec import ModelSpec
+from hideseek.representations.builtin import SURROUND
 from hideseek.representations.detectability import (
     DETECTABLE_AUC,
     Detectability,
@@ -406,8 +408,13 @@ def audit(model_path: str | Path | None, data: CXRDataset, masks_dir: str | Path
     inp = _inputs(model_path, data, masks_dir, split, arch, runtime, cache_dir, batch_size,
                   on_bad_mask, fill, spec, adapter, external)
     reps = tuple(dict.fromkeys(("data", *representations)))
-    preds = {rep: inp.predict(rep) for rep in reps}
     hidden = [rep for rep in reps if controls and hides_lungs(rep)]
+    if hidden and any(keeps_mask_only(r) for r in reps):
+        # read when the lungs alone carry no skill although hiding them hurts (docs/AUDIT.md)
+        reps = tuple(dict.fromkeys((*reps, SURROUND)))
+    preds = {rep: inp.predict(rep) for rep in reps}
+    if SURROUND in reps and controls:
+        hidden.append(SURROUND)
     for rep in hidden:
         preds[f"{rep}_control"] = inp.predict(rep, control=True)
     groups = [r.patient_id for r in preds["data"].records]
@@ -462,21 +469,44 @@ def _controlled(inp: AuditInputs, preds: dict[str, Predictions], hidden: list[st
     margin = {rep: config_from_meta(inp.meta, rep).box_margin for rep in hidden}
     found = {rep: fill_detectability(images, masks, patients, rep, inp.fill,
                                      box_margin=margin[rep], seed=seed) for rep in hidden}
+    measured_on = _surround_probe(found, hidden)
     effects, checks = {}, {}
     for rep in hidden:
         area, dist = _ratios(inp, rep, images, masks)
         effects[rep] = audit_effects(base, preds[rep], preds[f"{rep}_control"], groups, n_boot,
-                                     seed, n_decisions=max(1, 2 * len(hidden)),
+                                     seed, n_decisions=audit_decisions(
+                                         len(hidden) - (SURROUND in hidden), SURROUND in hidden),
                                      area_ratio=area, disturbance_ratio=dist, findings=findings)
         checks[rep] = _check(rep, inp.fill, found[rep], area, dist)
+        if rep == SURROUND and found[rep].auc is None:
+            checks[rep] = HiddenCheck(False, "fill_detectable", f"the {inp.fill} fill of {rep} "
+                                      "could not be probed (no patch fits in it)")
     decision = audit_verdict(base, effects, groups, n_boot, seed, min_effect, checks,
                              mask_reps={r for r in hidden if hides_mask_only(r)},
                              findings=findings,
-                             lungs_alone={r: p for r, p in preds.items() if keeps_mask_only(r)})
+                             lungs_alone={r: p for r, p in preds.items() if keeps_mask_only(r)},
+                             surround_reps=frozenset(hidden) & {SURROUND})
     return ({rep: _effects_json(e) for rep, e in effects.items()},
-            {"fill_detectability": {rep: {**to_json(d), "fill": inp.fill}
+            {"fill_detectability": {rep: {**to_json(d), "fill": inp.fill,
+                                          **({"measured_on": measured_on}
+                                             if rep == SURROUND and measured_on else {})}
                                     for rep, d in found.items()},
              "audit_verdict": decision.verdict, "audit": decision.to_json()})
+
+
+def _surround_probe(found: dict[str, Detectability], hidden: list[str]) -> str | None:
+    """Where the surround control is too thin for the probe's patches (small images), its fill
+    is judged by the probe of a version that hides the boxes it is part of, filled the same
+    way (the least favourable one): ``found`` is updated; returns that version's name."""
+    if SURROUND not in found or found[SURROUND].auc is not None:
+        return None
+    wider = [r for r in hidden if r != SURROUND and not hides_mask_only(r)
+             and found[r].auc is not None]
+    if not wider:
+        return None
+    worst = max(wider, key=lambda r: found[r].auc or 0.0)
+    found[SURROUND] = found[worst]
+    return worst
 
 
 def format_audit(result: dict[str, Any]) -> str:
@@ -496,7 +526,7 @@ def format_audit(result: dict[str, Any]) -> str:
     lines += [f"({a['scope']}; fill {result.get('fill')}, {result.get('fill_source', 'given')})",
               "", f"matched controls ({endpoint}; drop = data minus version, net = drop minus "
               f"the control's; {a['level']:.1%} patient-bootstrap intervals)",
-              f"{'representation':<16} {'drop':<22} {'control drop':<22} {'net drop':<22} "
+              f"{'representation':<22} {'drop':<22} {'control drop':<22} {'net drop':<22} "
               f"{'control/hidden change':<22} fill detectability (probe AUC)"]
     found = result.get("fill_detectability", {})
     for rep, v in result["vs_data"].items():
@@ -505,7 +535,7 @@ def format_audit(result: dict[str, Any]) -> str:
             probe = found.get(rep, {})
             auc = f"{format_cell({'value': probe.get('auc'), 'ci': probe.get('ci')})}" \
                 if probe else "-"
-            lines.append(f"{rep:<16} {format_cell(v['drop']):<22} "
+            lines.append(f"{rep:<22} {format_cell(v['drop']):<22} "
                          f"{format_cell(v['control_drop']):<22} {format_cell(v['net_drop']):<22} "
                          f"{'-' if ratio is None else f'{ratio:.2f}':<22} {auc}")
     return "\n".join(lines)

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from hideseek.representations.builtin import SURROUND
+
 __all__ = ["AUDIT_EXPECTED", "AUDIT_TRAIN", "AuditRow", "audit_scenario", "format_audit_matrix",
            "run_audit_matrix"]
 
@@ -206,13 +208,13 @@ def run_audit_matrix(out: str | Path, scenarios: Sequence[str] = tuple(AUDIT_EXP
 
 def format_audit_matrix(rows: Sequence[AuditRow]) -> str:
     """The matrix as a Markdown table."""
-    lines = ["| scenario | px | fill | verdict | flags | net drop (removed / boxed out) | "
-             "probe AUC (removed / boxed out) | expected | right |",
+    lines = ["| scenario | px | fill | verdict | flags | net drop (removed / boxed out / "
+             "surround) | probe AUC (removed / boxed out / surround) | expected | right |",
              "|---|---|---|---|---|---|---|---|---|"]
 
     def pair(d: dict[str, float | None]) -> str:
         return " / ".join("-" if d.get(r) is None else f"{d[r]:.2f}"
-                          for r in ("lungs_removed", "lungs_boxed_out"))
+                          for r in ("lungs_removed", "lungs_boxed_out", SURROUND))
 
     for r in rows:
         fill = f"{r.fill} (default)" if r.default_fill else r.fill

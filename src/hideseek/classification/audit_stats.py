@@ -20,7 +20,8 @@ import numpy as np
 from hideseek.bootstrap import patient_weights, weighted_auc
 
 __all__ = ["AUDIT_FLAGS", "AUDIT_VERDICTS", "AuditDecision", "AuditEffects", "Estimate",
-           "HiddenCheck", "audit_effects", "audit_verdict", "patient_weights"]
+           "HiddenCheck", "audit_decisions", "audit_effects", "audit_verdict",
+           "patient_weights"]
 
 AUDIT_VERDICTS = ("relies_on_lungs", "relies_outside", "both", "inconclusive")
 #: Flags of the audit's verdict (see docs/AUDIT.md).
@@ -229,6 +230,12 @@ def audit_effects(base: _Preds, hidden: _Preds, control: _Preds, groups: Sequenc
                         control_disturbance_ratio=disturbance_ratio, per_finding=per)
 
 
+def audit_decisions(n_hidden: int, surround: bool) -> int:
+    """How many decisions an audit's intervals are corrected for (Bonferroni): two per version
+    hiding the lungs (its net drop, its skill without them), one for the surround control."""
+    return max(1, 2 * n_hidden + int(surround))
+
+
 def _clear(e: Drops | AuditEffects, min_effect: float) -> bool:
     """A net drop whose lower bound is above 0 and whose value reaches ``min_effect``."""
     lo = e.net_drop.ci[0]
@@ -242,10 +249,14 @@ def _above(e: Drops | AuditEffects, floor: float) -> bool:
 
 def _decide(drops: Mapping[str, Drops | AuditEffects], checks: Mapping[str, HiddenCheck],
             mask_reps: set[str], chance: float, min_effect: float,
-            lungs_alone: Mapping[str, Estimate] | None = None
+            lungs_alone: Mapping[str, Estimate] | None = None,
+            surround_reps: frozenset[str] = frozenset()
             ) -> tuple[str, str, list[str], list[str], list[str]]:
     """The rule on one endpoint: verdict, reason, lungs_matter, outside_used, flags."""
     usable = {r for r in drops if checks.get(r, HiddenCheck()).usable}
+    near = [r for r in drops if r in surround_reps and r in usable
+            and _clear(drops[r], min_effect)]
+    drops = {r: d for r, d in drops.items() if r not in surround_reps}
     lungs = [r for r in drops if r in mask_reps and r in usable and _clear(drops[r], min_effect)]
     region = [r for r in drops if r not in mask_reps and r in usable
               and _clear(drops[r], min_effect)]
@@ -276,6 +287,13 @@ def _decide(drops: Mapping[str, Drops | AuditEffects], checks: Mapping[str, Hidd
             why += ("; hiding the lung boxes costs more than an equal area elsewhere: it "
                     "uses the region around the lungs")
         return "relies_outside", why, lungs, outside, flags
+    if near and "lung_context" in flags:
+        # the evidence is next to the lungs: hiding it with the lungs in view costs the model
+        # what hiding the lungs did (a lung-reading model keeps its lungs there)
+        return ("relies_outside", "the model falls to chance with the lungs hidden and on the "
+                "lungs alone, and hiding the part of the lung boxes outside the mask, the lungs "
+                "kept, costs more than an equal area elsewhere: its evidence is next to the "
+                "lungs, read against them", lungs, near, flags)
     unreadable = [r for r in drops if r in mask_reps and r not in usable]
     if unreadable:
         why = "; ".join(checks[r].why for r in unreadable)
@@ -290,7 +308,8 @@ def audit_verdict(base: _Preds, effects: Mapping[str, AuditEffects], groups: Seq
                   checks: Mapping[str, HiddenCheck] | None = None,
                   mask_reps: set[str] | None = None,
                   findings: Sequence[str] = (),
-                  lungs_alone: Mapping[str, _Preds] | None = None) -> AuditDecision:
+                  lungs_alone: Mapping[str, _Preds] | None = None,
+                  surround_reps: frozenset[str] = frozenset()) -> AuditDecision:
     """The audit's verdict on one model (the rule of docs/AUDIT.md).
 
     Lung reliance is judged on the versions that hide exactly the lung mask (``mask_reps``,
@@ -307,7 +326,10 @@ def audit_verdict(base: _Preds, effects: Mapping[str, AuditEffects], groups: Seq
     lung reliance also needs the model to stay above chance + ``min_effect`` on it: a model
     whose skill falls to chance on the lungs alone although hiding them hurts reads evidence
     next to the lungs that changing them disturbs (flag ``lung_context``; the drop counts as
-    reliance on the region around the lungs).
+    reliance on the region around the lungs). Such a model is ``relies_outside`` when a version
+    in ``surround_reps`` (``lungs_surround_removed``: the part of the lung boxes outside the
+    mask hidden, the lungs kept) has a clear net drop: its evidence is next to the lungs. Those
+    versions count for nothing else (the model sees its lungs in them).
 
     Each finding of a multi-label model gets its own verdict by the same rule on its AUC
     (chance 0.5), with the reason; one whose AUC cannot be estimated (no positive or no negative
@@ -317,10 +339,11 @@ def audit_verdict(base: _Preds, effects: Mapping[str, AuditEffects], groups: Seq
     Args:
         findings: Multi-label: the finding names; each also gets a verdict on its AUC.
         lungs_alone: Predictions on versions that keep exactly the lung mask.
+        surround_reps: The versions of ``effects`` that hide what is next to the lungs only.
     """
     checks = dict(checks or {})
     mask_reps = {"lungs_removed"} if mask_reps is None else mask_reps
-    n_dec = max(1, 2 * len(effects))
+    n_dec = audit_decisions(len(effects) - len(surround_reps), bool(surround_reps))
     level = 1 - 0.05 / n_dec
     multilabel = _multilabel(base)
     chance = 0.5 if multilabel else 1.0 / max(1, len(np.unique(base.y)))
@@ -343,7 +366,7 @@ def audit_verdict(base: _Preds, effects: Mapping[str, AuditEffects], groups: Seq
             continue
         verdict, why = _decide({r: e.per_finding[name] for r, e in effects.items()
                                 if name in e.per_finding}, checks, mask_reps, 0.5, min_effect,
-                               alone_on(f"auc:{j}"))[:2]
+                               alone_on(f"auc:{j}"), surround_reps)[:2]
         per[name] = (verdict, why)
 
     def decision(verdict: str, reason: str, lungs: list[str] | None = None,
@@ -362,7 +385,7 @@ def audit_verdict(base: _Preds, effects: Mapping[str, AuditEffects], groups: Seq
         return decision("inconclusive", "the model does not clear chance on the original "
                         "images")
     return decision(*_decide(effects, checks, mask_reps, chance, min_effect,
-                             alone_on("main")))
+                             alone_on("main"), surround_reps))
 
 
 def _finding_unjudged(base: _Preds, j: int, auc: Estimate, floor: float,

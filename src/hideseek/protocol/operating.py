@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["OPERATING_TRAIN", "PUBLISHED", "Outcome", "TrialSpec", "background",
-           "detection_sentence", "grid_summary", "load_outcomes", "publish", "run_trial"]
+           "detection_sentence", "grid_summary", "load_outcomes", "publish", "published_trials",
+           "run_trial", "table_rows", "trial_name"]
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ def run_trial(shared: Path, spec: TrialSpec, out: Path, *, audit: bool = True,
     from hideseek.protocol.matrix import _as_set
     from hideseek.protocol.rule import VerdictMargins, decide
 
-    folder = out / f"{spec.background}-c{spec.contamination:g}-{spec.lung}-t{spec.trial}"
+    folder = out / trial_name(spec)
     done = folder / "outcomes.json"
     if done.is_file():
         return _read_outcomes(done, spec)
@@ -280,6 +281,25 @@ def load_outcomes(out: str | Path) -> list[Outcome]:
     return found
 
 
+#: The rates of a table row: (name, what an outcome counts as a hit, audited outcomes only).
+_RATES: tuple[tuple[str, Callable[[Outcome], bool], bool], ...] = (
+    ("marked_shortcut", lambda o: o.marked == "shortcut", False),
+    ("shortcut", lambda o: o.verdict == "shortcut", False),
+    ("uses_lungs", lambda o: o.verdict == "uses_lungs", False),
+    ("inconclusive", lambda o: o.verdict == "inconclusive", False),
+    ("not_learned", lambda o: o.verdict == "not_learned", False),
+    ("undertrained", lambda o: "undertrained" in o.flags, False),
+    ("audit_relies_outside", lambda o: o.audit == "relies_outside", True),
+    ("audit_relies_on_lungs", lambda o: o.audit == "relies_on_lungs", True),
+)
+_LUNG_ORDER = ("none", "weak", "strong")
+
+
+def trial_name(spec: TrialSpec) -> str:
+    """The trial's folder name and its key in the published table."""
+    return f"{spec.background}-c{spec.contamination:g}-{spec.lung}-t{spec.trial}"
+
+
 def _counts(hits: int, n: int) -> dict[str, Any]:
     from hideseek.classification.stats import wilson
 
@@ -287,38 +307,76 @@ def _counts(hits: int, n: int) -> dict[str, Any]:
     return {"hits": hits, "n": n, "rate": hits / n if n else None, "ci": [lo, hi]}
 
 
-def publish(outcomes: Sequence[Outcome], path: str | Path = PUBLISHED) -> dict[str, Any]:
-    """Write the operating table as JSON (one row per contamination, lung evidence and test
-    size: the counts and Wilson 95% intervals of each rate) and return it."""
+def _key(row: dict[str, Any]) -> tuple[float, str, str]:
+    return row["contamination"], row["lung"], row["size"]
+
+
+def table_rows(outcomes: Sequence[Outcome],
+               rows: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The operating table's rows (one per contamination, lung evidence and test size: each
+    rate's hits, trials and Wilson 95% interval) of ``outcomes``, added to ``rows`` (a table
+    published before: counts add up, test sizes and backgrounds join)."""
+    cells: dict[tuple[float, str, str], dict[str, Any]] = {_key(r): {
+        "n_test": set(r["n_test"]), "backgrounds": set(r["backgrounds"]),
+        **{name: [r[name]["hits"], r[name]["n"]] for name, _, _ in _RATES}} for r in rows}
+    for o in outcomes:
+        cell = cells.setdefault((o.spec.contamination, o.spec.lung, o.size), {
+            "n_test": set(), "backgrounds": set(), **{name: [0, 0] for name, _, _ in _RATES}})
+        cell["n_test"].add(o.n_test)
+        cell["backgrounds"].add(o.spec.background)
+        for name, hit, audited_only in _RATES:
+            if audited_only and o.audit is None:
+                continue
+            cell[name][0] += hit(o)
+            cell[name][1] += 1
+    order = sorted(cells, key=lambda k: (k[0], _LUNG_ORDER.index(k[1]), k[2] != "small"))
+    return [{"contamination": c, "lung": lung, "size": size,
+             "n_test": sorted(cells[c, lung, size]["n_test"]),
+             "backgrounds": sorted(cells[c, lung, size]["backgrounds"]),
+             **{name: _counts(*cells[c, lung, size][name]) for name, _, _ in _RATES}}
+            for c, lung, size in order]
+
+
+def _recipe() -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in OPERATING_TRAIN.items()}
+
+
+def published_trials(path: str | Path = PUBLISHED) -> set[str]:
+    """The trials (:func:`trial_name`) counted in a published table (none when there is no
+    table or it was made with another training recipe)."""
     import json
 
-    rows = []
-    keys = sorted({(o.spec.contamination, o.spec.lung, o.size) for o in outcomes},
-                  key=lambda k: (k[0], ["none", "weak", "strong"].index(k[1]), k[2] != "small"))
-    for c, lung, size in keys:
-        group = [o for o in outcomes
-                 if (o.spec.contamination, o.spec.lung, o.size) == (c, lung, size)]
-        audited = [o for o in group if o.audit is not None]
-        rows.append({
-            "contamination": c, "lung": lung, "size": size,
-            "n_test": sorted({o.n_test for o in group}),
-            "backgrounds": sorted({o.spec.background for o in group}),
-            "marked_shortcut": _counts(sum(o.marked == "shortcut" for o in group), len(group)),
-            "shortcut": _counts(sum(o.verdict == "shortcut" for o in group), len(group)),
-            "uses_lungs": _counts(sum(o.verdict == "uses_lungs" for o in group), len(group)),
-            "inconclusive": _counts(sum(o.verdict == "inconclusive" for o in group), len(group)),
-            "not_learned": _counts(sum(o.verdict == "not_learned" for o in group), len(group)),
-            "undertrained": _counts(sum("undertrained" in o.flags for o in group), len(group)),
-            "audit_relies_outside": _counts(sum(o.audit == "relies_outside" for o in audited),
-                                            len(audited)),
-            "audit_relies_on_lungs": _counts(sum(o.audit == "relies_on_lungs" for o in audited),
-                                             len(audited))})
-    table = {"recipe": {k: (list(v) if isinstance(v, tuple) else v)
-                        for k, v in OPERATING_TRAIN.items()},
+    path = Path(path)
+    if not path.is_file():
+        return set()
+    table = json.loads(path.read_text())
+    return set(table.get("trials", [])) if table.get("recipe") == _recipe() else set()
+
+
+def publish(outcomes: Sequence[Outcome], path: str | Path = PUBLISHED,
+            merge: bool = True) -> dict[str, Any]:
+    """Write the operating table as JSON and return it.
+
+    With ``merge`` (default) the trials are added to those already published in ``path`` with
+    the same training recipe (a trial already counted is not counted again), so trials run
+    in several sessions add up; a table of another recipe is replaced, never mixed in.
+    """
+    import json
+
+    path = Path(path)
+    old: dict[str, Any] = json.loads(path.read_text()) if merge and path.is_file() else {}
+    if old.get("recipe") != _recipe():
+        if old:
+            log.warning("%s was made with another training recipe: replaced", path)
+        old = {}
+    counted = set(old.get("trials", []))
+    fresh = [o for o in outcomes if trial_name(o.spec) not in counted]
+    table = {"recipe": _recipe(),
              "note": "ResNet-18 from random initialisation at 64 px on real radiographs with "
                      "planted evidence (bench/operating.py); docs/VERDICTS.md",
-             "rows": rows}
-    Path(path).write_text(json.dumps(table, indent=1) + "\n")
+             "trials": sorted(counted | {trial_name(o.spec) for o in fresh}),
+             "rows": table_rows(fresh, old.get("rows", []))}
+    path.write_text(json.dumps(table, indent=1) + "\n")
     return table
 
 
@@ -363,41 +421,25 @@ def detection_sentence(n_test: int, path: str | Path = PUBLISHED) -> str | None:
             "as strong as that (docs/VERDICTS.md, operating characteristics).")
 
 
-def _rate(hits: int, n: int) -> str:
-    from hideseek.classification.stats import wilson
-
-    if n == 0:
+def _rate(k: dict[str, Any]) -> str:
+    if not k["n"]:
         return "-"
-    lo, hi = wilson(hits, n)
-    return f"{hits / n:.2f} [{lo:.2f}, {hi:.2f}] ({hits}/{n})"
+    lo, hi = k["ci"]
+    return f"{k['rate']:.2f} [{lo:.2f}, {hi:.2f}] ({k['hits']}/{k['n']})"
 
 
-def grid_summary(outcomes: Sequence[Outcome]) -> list[list[str]]:
-    """One row per (contamination, lung evidence, test size): the rates with Wilson 95%
-    intervals of: ``shortcut`` for the marked class (detection), the architecture's verdict
-    ``shortcut`` (a false alarm where no marker was planted), ``uses_lungs``,
-    ``inconclusive``, ``not_learned``, ``undertrained``; the audit's ``relies_outside`` and
-    ``relies_on_lungs``."""
-    rows = []
-    keys = sorted({(o.spec.contamination, o.spec.lung, o.size) for o in outcomes},
-                  key=lambda k: (k[0], ["none", "weak", "strong"].index(k[1]), k[2] != "small"))
-    for c, lung, size in keys:
-        group = [o for o in outcomes if (o.spec.contamination, o.spec.lung, o.size)
-                 == (c, lung, size)]
-        n = len(group)
-        audited = [o for o in group if o.audit is not None]
-        sizes = sorted({o.n_test for o in group})
+def grid_summary(rows: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """The printed table of :func:`table_rows`: per row, the rates with Wilson 95% intervals
+    of ``shortcut`` for the marked class (detection), the architecture's verdict ``shortcut``
+    (a false alarm where no marker was planted), ``uses_lungs``, ``inconclusive``,
+    ``not_learned``, ``undertrained``; the audit's ``relies_outside`` and ``relies_on_lungs``."""
+    out = []
+    for r in rows:
+        sizes = r["n_test"]
         span = str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
-        rows.append([f"{c:g}", lung, size, span, str(n),
-                     _rate(sum(o.marked == "shortcut" for o in group), n),
-                     _rate(sum(o.verdict == "shortcut" for o in group), n),
-                     _rate(sum(o.verdict == "uses_lungs" for o in group), n),
-                     _rate(sum(o.verdict == "inconclusive" for o in group), n),
-                     _rate(sum(o.verdict == "not_learned" for o in group), n),
-                     _rate(sum("undertrained" in o.flags for o in group), n),
-                     _rate(sum(o.audit == "relies_outside" for o in audited), len(audited)),
-                     _rate(sum(o.audit == "relies_on_lungs" for o in audited), len(audited))])
-    return rows
+        out.append([f"{r['contamination']:g}", r["lung"], r["size"], span,
+                    str(r["marked_shortcut"]["n"]), *(_rate(r[name]) for name, _, _ in _RATES)])
+    return out
 
 
 HEADER = ["contamination", "lung evidence", "test", "n test", "trials",
