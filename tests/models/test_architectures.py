@@ -108,3 +108,14 @@ def test_python_factory_arch_and_validators(tmp_path: Path,
         load_train_config(arch="onnx:model")
     with pytest.raises(HideseekError, match="torchvision has no classification model"):
         build_model("torchvision:resnet7")
+
+
+def test_an_input_too_small_for_the_network_is_refused_in_one_line() -> None:
+    from hideseek.errors import HideseekError
+    from hideseek.models.architectures import build_model, check_input_size
+
+    model = build_model("alexnet", 2, pretrained=False)
+    check_input_size(model, "alexnet", 64)  # AlexNet's smallest input is 63 px
+    with pytest.raises(HideseekError, match=r"^alexnet cannot take 32 x 32 images \(.*\); use"):
+        check_input_size(model, "alexnet", 32)
+    assert model.training  # the mode it came in with

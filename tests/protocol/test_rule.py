@@ -159,3 +159,10 @@ def test_an_undertrained_hidden_model_cannot_make_uses_lungs() -> None:
     ok = decide(preds, convergence={r: [_conv(False)] for r in preds})
     assert ok.verdict == "uses_lungs" and "undertrained" not in ok.flags
 
+
+
+def test_an_undefined_interval_reads_as_such() -> None:
+    from hideseek.protocol.rule import Interval
+
+    assert str(Interval(float("nan"), float("-inf"), float("inf"))) == "undefined"
+    assert str(Interval(0.5, 0.25, 0.75)) == "0.50 [0.25, 0.75]"

@@ -36,7 +36,7 @@ from hideseek.engine import (
 )
 from hideseek.errors import HideseekError
 from hideseek.jsonio import to_json, write_json
-from hideseek.models.architectures import Classifier, build_model
+from hideseek.models.architectures import Classifier, build_model, check_input_size
 from hideseek.progress import progress
 from hideseek.runtime import Runtime, seed_everything
 from hideseek.task import Task
@@ -324,6 +324,7 @@ def train_classifier(data: CXRDataset, out: str | Path, cfg: TrainConfig,
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"),
                                                         sort_keys=False))
     model = build_model(cfg.arch, len(sp.train.classes), pretrained=cfg.pretrained)
+    check_input_size(model, cfg.arch, cfg.image_size)
     rt.model(model)
     min_epochs, smooth = cfg.stopping()
     if cfg.patience is not None and cfg.patience < 3:

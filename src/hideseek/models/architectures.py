@@ -25,7 +25,7 @@ from hideseek.models.foreign import (
 )
 
 __all__ = ["ARCHITECTURES", "Classifier", "build_model", "cached_weights", "check_architecture",
-           "import_factory", "import_timm", "target_layer"]
+           "check_input_size", "import_factory", "import_timm", "target_layer"]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,26 @@ def build_model(arch: str, num_classes: int = 3, pretrained: bool = True) -> Cla
     backbone = torchvision.models.get_model(arch, weights=weights)
     _replace_head(backbone, arch, num_classes)
     return Classifier(arch, backbone, init=str(weights) if weights is not None else "random")
+
+
+def check_input_size(model: nn.Module, arch: str, size: int) -> None:
+    """Refuse an input size the network cannot take, before any training (one forward pass
+    of a blank image; AlexNet, for one, needs at least 63 px).
+
+    Raises:
+        HideseekError: The forward pass fails; the message names the architecture and size.
+    """
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 1, size, size))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HideseekError(f"{arch} cannot take {size} x {size} images ({first}); use a "
+                            "larger image_size") from None
+    finally:
+        model.train(was)
 
 
 _TARGETS: dict[str, Callable[[Any], list[nn.Module]]] = {

@@ -89,6 +89,8 @@ class Interval:
         return {"value": _num(self.value), "ci": [_num(self.lo), _num(self.hi)]}
 
     def __str__(self) -> str:
+        if not np.isfinite(self.value):  # e.g. retained skill of a model with none to retain
+            return "undefined"
         return f"{self.value:.2f} [{self.lo:.2f}, {self.hi:.2f}]"
 
 
