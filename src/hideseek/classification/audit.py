@@ -402,8 +402,8 @@ def audit(model_path: str | Path | None, data: CXRDataset, masks_dir: str | Path
 
     Returns:
         The JSON result (``representations``, ``vs_data``, ``fill_detectability``,
-        ``audit_verdict``, ``audit`` ...) and the predictions per representation (controls as
-        ``<name>_control``).
+        ``audit_verdict``, ``audit``, ``surround_control`` where the audit added it ...) and
+        the predictions per representation (controls as ``<name>_control``).
     """
     inp = _inputs(model_path, data, masks_dir, split, arch, runtime, cache_dir, batch_size,
                   on_bad_mask, fill, spec, adapter, external)
@@ -437,6 +437,12 @@ def audit(model_path: str | Path | None, data: CXRDataset, masks_dir: str | Path
         if mask_perturb:
             result["mask_perturbation"] = _perturbed(inp, preds, hidden, groups, n_boot, seed,
                                                      min_effect, result["audit_verdict"])
+    if SURROUND in reps and SURROUND not in representations:
+        # added by the audit, not asked for: its own key, so that ``representations`` and
+        # ``vs_data`` hold what was asked
+        result["surround_control"] = {"representation": SURROUND,
+                                      "metrics": result["representations"].pop(SURROUND),
+                                      **result["vs_data"].pop(SURROUND)}
     return result, preds
 
 
@@ -529,7 +535,9 @@ def format_audit(result: dict[str, Any]) -> str:
               f"{'representation':<22} {'drop':<22} {'control drop':<22} {'net drop':<22} "
               f"{'control/hidden change':<22} fill detectability (probe AUC)"]
     found = result.get("fill_detectability", {})
-    for rep, v in result["vs_data"].items():
+    surround = result.get("surround_control")
+    rows = {**result["vs_data"], **({surround["representation"]: surround} if surround else {})}
+    for rep, v in rows.items():
         if "net_drop" in v:
             ratio = v.get("control_disturbance_ratio")
             probe = found.get(rep, {})

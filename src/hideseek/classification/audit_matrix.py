@@ -187,11 +187,12 @@ def audit_scenario(scenario: str, out: str | Path, *, size: int = 64, n_train: i
         default = fill == AUDIT_FILL
         ok = check(verdict, flags) if default else (
             check(verdict, [*flags, *_FLAGS]) or verdict == "inconclusive")
+        compared = {**result["vs_data"], **({SURROUND: result["surround_control"]}
+                                            if "surround_control" in result else {})}
         rows.append(AuditRow(
             scenario, size, fill, default, verdict, flags, words, ok,
-            {r: v["net_drop"]["value"] for r, v in result["vs_data"].items()
-             if "net_drop" in v},
-            {r: v["drop"]["value"] for r, v in result["vs_data"].items() if "drop" in v},
+            {r: v["net_drop"]["value"] for r, v in compared.items() if "net_drop" in v},
+            {r: v["drop"]["value"] for r, v in compared.items() if "drop" in v},
             {r: d.get("auc") for r, d in result.get("fill_detectability", {}).items()},
             result["audit"]["data_balanced_accuracy"]["value"]))
         log.info("%s %dpx fill %s: %s %s", scenario, size, fill, verdict, flags)

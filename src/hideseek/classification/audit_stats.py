@@ -263,7 +263,7 @@ def _decide(drops: Mapping[str, Drops | AuditEffects], checks: Mapping[str, Hidd
     outside = [r for r in drops if _above(drops[r], chance + min_effect)]
     flags = [f for f in AUDIT_FLAGS[1:3] if any(checks.get(r, HiddenCheck()).flag == f
                                                  for r in drops)]
-    if lungs and lungs_alone and not any(e.ci[0] is not None and e.ci[0] > chance + min_effect
+    if lungs and lungs_alone and not any(e.ci[0] is not None and e.ci[0] > chance
                                          for e in lungs_alone.values()):
         # hiding the lungs hurts, but the lungs alone carry no skill: the model's evidence is
         # next to them, and changing them disturbs it (e.g. a marker read against the dark
@@ -323,8 +323,8 @@ def audit_verdict(base: _Preds, effects: Mapping[str, AuditEffects], groups: Seq
     chance on ``data`` -> ``inconclusive``.
 
     Where a version keeping only the lungs was audited (``lungs_alone``: ``lungs_isolated``),
-    lung reliance also needs the model to stay above chance + ``min_effect`` on it: a model
-    whose skill falls to chance on the lungs alone although hiding them hurts reads evidence
+    lung reliance also needs the model's skill on it to be above chance (its lower bound): a
+    model whose skill falls to chance on the lungs alone although hiding them hurts reads evidence
     next to the lungs that changing them disturbs (flag ``lung_context``; the drop counts as
     reliance on the region around the lungs). Such a model is ``relies_outside`` when a version
     in ``surround_reps`` (``lungs_surround_removed``: the part of the lung boxes outside the
