@@ -216,6 +216,15 @@ def test_evidence_next_to_the_lungs_is_read_on_the_surround_control() -> None:
     d = audit_verdict(base, {**effects, SURROUND: lost}, groups, n_boot=300, lungs_alone=alone,
                       surround_reps=surround, checks=check)
     assert d.verdict == "inconclusive"
+    # hiding the mask hurts no more than its control (both leave the model at chance) but
+    # hiding the surround, the lungs kept, does: relies_outside too, with the region flag
+    shifted = audit_effects(base, blind, blind, groups, n_boot=300, n_decisions=5)
+    found = {"lungs_removed": shifted, "lungs_boxed_out": lost}
+    d = audit_verdict(base, found, groups, n_boot=300, lungs_alone=alone)
+    assert d.verdict == "inconclusive"
+    d = audit_verdict(base, {**found, SURROUND: lost}, groups, n_boot=300, lungs_alone=alone,
+                      surround_reps=surround)
+    assert d.verdict == "relies_outside" and "region_around_lungs" in d.flags
     # a model reading the lungs (skill on the lungs alone) is never moved by the surround
     d = audit_verdict(base, {**effects, SURROUND: lost}, groups, n_boot=300,
                       lungs_alone={"lungs_isolated": base}, surround_reps=surround)

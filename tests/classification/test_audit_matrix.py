@@ -40,10 +40,9 @@ def test_the_default_fill_is_right_and_the_zero_fill_never_wrong(
     if scenario in ("shortcut", "marker_below"):  # the lungs cost it nothing (the controls
         # may: an equal area elsewhere can cover the marker)
         assert abs(default.drop["lungs_removed"] or 0) < 0.15
-    if scenario == "marker_in_boxes" and "lung_context" in default.flags:  # read on the
-        # surround control: hiding the tag, the lungs kept, costs more than the margin (0.37
-        # on the bf16 path, 0.20 on the fp32 one, whose model learns the tag less well)
-        assert (default.net_drop[SURROUND] or 0) > 0.1
+    if scenario == "marker_in_boxes":  # the surround control: hiding the tag, the lungs
+        # kept, costs far more than the rule's margin (0.40-0.45 at 64 px, 0.44 at 128 px)
+        assert (default.net_drop[SURROUND] or 0) > 0.25
     if scenario == "lungs":  # the surround control leaves the lungs: it costs little
         assert abs(default.net_drop[SURROUND] or 0) < 0.1
 

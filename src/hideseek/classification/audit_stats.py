@@ -287,13 +287,15 @@ def _decide(drops: Mapping[str, Drops | AuditEffects], checks: Mapping[str, Hidd
             why += ("; hiding the lung boxes costs more than an equal area elsewhere: it "
                     "uses the region around the lungs")
         return "relies_outside", why, lungs, outside, flags
-    if near and "lung_context" in flags:
+    if near:
         # the evidence is next to the lungs: hiding it with the lungs in view costs the model
-        # what hiding the lungs did (a lung-reading model keeps its lungs there)
-        return ("relies_outside", "the model falls to chance with the lungs hidden and on the "
-                "lungs alone, and hiding the part of the lung boxes outside the mask, the lungs "
-                "kept, costs more than an equal area elsewhere: its evidence is next to the "
-                "lungs, read against them", lungs, near, flags)
+        # more than an equal area elsewhere (a lung-reading model keeps its lungs there)
+        if "region_around_lungs" not in flags:
+            flags.insert(0, "region_around_lungs")
+        return ("relies_outside", "hiding the part of the lung boxes outside the mask, the "
+                "lungs kept, costs more than an equal area elsewhere, and lung reliance is not "
+                "shown" + (" (the lungs alone carry no skill)" if "lung_context" in flags
+                           else "") + ": its evidence is next to the lungs", lungs, near, flags)
     unreadable = [r for r in drops if r in mask_reps and r not in usable]
     if unreadable:
         why = "; ".join(checks[r].why for r in unreadable)
@@ -326,9 +328,10 @@ def audit_verdict(base: _Preds, effects: Mapping[str, AuditEffects], groups: Seq
     lung reliance also needs the model's skill on it to be above chance (its lower bound): a
     model whose skill falls to chance on the lungs alone although hiding them hurts reads evidence
     next to the lungs that changing them disturbs (flag ``lung_context``; the drop counts as
-    reliance on the region around the lungs). Such a model is ``relies_outside`` when a version
-    in ``surround_reps`` (``lungs_surround_removed``: the part of the lung boxes outside the
-    mask hidden, the lungs kept) has a clear net drop: its evidence is next to the lungs. Those
+    reliance on the region around the lungs). A model without lung reliance and without skill
+    outside the lungs is ``relies_outside`` (flag ``region_around_lungs``) when a version in
+    ``surround_reps`` (``lungs_surround_removed``: the part of the lung boxes outside the mask
+    hidden, the lungs kept) has a clear net drop: its evidence is next to the lungs. Those
     versions count for nothing else (the model sees its lungs in them).
 
     Each finding of a multi-label model gets its own verdict by the same rule on its AUC
