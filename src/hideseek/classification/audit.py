@@ -57,8 +57,8 @@ from hideseek.representations.transforms import (
 )
 from hideseek.runtime import Runtime
 
-__all__ = ["AuditInputs", "ControlRegion", "audit", "control_region", "format_audit",
-           "hides_lungs"]
+__all__ = ["AuditInputs", "ControlRegion", "audit", "contrasts", "control_region",
+           "format_audit", "hides_lungs"]
 
 log = logging.getLogger(__name__)
 
@@ -410,7 +410,7 @@ def audit(model_path: str | Path | None, data: CXRDataset, masks_dir: str | Path
     reps = tuple(dict.fromkeys(("data", *representations)))
     hidden = [rep for rep in reps if controls and hides_lungs(rep)]
     if hidden and any(keeps_mask_only(r) for r in reps):
-        # read when the lungs alone carry no skill although hiding them hurts (docs/AUDIT.md)
+        # the surround control: read when lung reliance is not shown (docs/AUDIT.md, step 3)
         reps = tuple(dict.fromkeys((*reps, SURROUND)))
     preds = {rep: inp.predict(rep) for rep in reps}
     if SURROUND in reps and controls:
@@ -515,6 +515,13 @@ def _surround_probe(found: dict[str, Detectability], hidden: list[str]) -> str |
     return worst
 
 
+def contrasts(result: dict[str, Any]) -> dict[str, Any]:
+    """Every version's comparison with ``data`` in an audit result: ``vs_data`` and the
+    surround control where the audit added it."""
+    surround = result.get("surround_control")
+    return {**result["vs_data"], **({surround["representation"]: surround} if surround else {})}
+
+
 def format_audit(result: dict[str, Any]) -> str:
     """The audit's verdict first, then the matched-control table and the fill's detectability,
     for the CLI."""
@@ -535,9 +542,7 @@ def format_audit(result: dict[str, Any]) -> str:
               f"{'representation':<22} {'drop':<22} {'control drop':<22} {'net drop':<22} "
               f"{'control/hidden change':<22} fill detectability (probe AUC)"]
     found = result.get("fill_detectability", {})
-    surround = result.get("surround_control")
-    rows = {**result["vs_data"], **({surround["representation"]: surround} if surround else {})}
-    for rep, v in rows.items():
+    for rep, v in contrasts(result).items():
         if "net_drop" in v:
             ratio = v.get("control_disturbance_ratio")
             probe = found.get(rep, {})

@@ -168,7 +168,7 @@ def audit_scenario(scenario: str, out: str | Path, *, size: int = 64, n_train: i
                    n_test: int = 150, seed: int = 0, fills: Sequence[str] | None = None,
                    n_boot: int = 400) -> list[AuditRow]:
     """Train the scenario's model once and audit it with the default fill and ``fills``."""
-    from hideseek.classification.audit import AUDIT_FILL, audit
+    from hideseek.classification.audit import AUDIT_FILL, audit, contrasts
     from hideseek.classification.config import TrainConfig
     from hideseek.classification.train import train_classifier
     from hideseek.data.manifest import load_dataset
@@ -196,8 +196,7 @@ def audit_scenario(scenario: str, out: str | Path, *, size: int = 64, n_train: i
         default = fill == AUDIT_FILL
         ok = check(verdict, flags) if default else (
             check(verdict, [*flags, *_FLAGS]) or verdict == "inconclusive")
-        compared = {**result["vs_data"], **({SURROUND: result["surround_control"]}
-                                            if "surround_control" in result else {})}
+        compared = contrasts(result)
         rows.append(AuditRow(
             scenario, size, fill, default, verdict, flags, words, ok,
             {r: v["net_drop"]["value"] for r, v in compared.items() if "net_drop" in v},
