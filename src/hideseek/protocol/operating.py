@@ -341,16 +341,25 @@ def _recipe() -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in OPERATING_TRAIN.items()}
 
 
+def _published(path: Path, warn: bool = False) -> dict[str, Any]:
+    """The table published in ``path`` when it was made with today's training recipe; else
+    empty (said when ``warn``: a table of another recipe is replaced, never added to)."""
+    import json
+
+    if not path.is_file():
+        return {}
+    table = json.loads(path.read_text())
+    if table.get("recipe") == _recipe():
+        return table
+    if warn:
+        log.warning("%s was made with another training recipe: replaced", path)
+    return {}
+
+
 def published_trials(path: str | Path = PUBLISHED) -> set[str]:
     """The trials (:func:`trial_name`) counted in a published table (none when there is no
     table or it was made with another training recipe)."""
-    import json
-
-    path = Path(path)
-    if not path.is_file():
-        return set()
-    table = json.loads(path.read_text())
-    return set(table.get("trials", [])) if table.get("recipe") == _recipe() else set()
+    return set(_published(Path(path)).get("trials", []))
 
 
 def publish(outcomes: Sequence[Outcome], path: str | Path = PUBLISHED,
@@ -364,11 +373,7 @@ def publish(outcomes: Sequence[Outcome], path: str | Path = PUBLISHED,
     import json
 
     path = Path(path)
-    old: dict[str, Any] = json.loads(path.read_text()) if merge and path.is_file() else {}
-    if old.get("recipe") != _recipe():
-        if old:
-            log.warning("%s was made with another training recipe: replaced", path)
-        old = {}
+    old = _published(path, warn=True) if merge else {}
     counted = set(old.get("trials", []))
     fresh = [o for o in outcomes if trial_name(o.spec) not in counted]
     table = {"recipe": _recipe(),
