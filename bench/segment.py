@@ -73,9 +73,9 @@ def _variant(args: tuple[str, str, int, int | None, int, bool, bool, int, int]) 
 
 
 def _weights_mb(model_path: str) -> float:
-    from hideseek.segmentation.checkpoint import DEFAULT_MODEL, _default_path
+    from hideseek.segmentation.checkpoint import shipped_model_path
 
-    path = _default_path() if model_path == DEFAULT_MODEL else Path(model_path)
+    path = shipped_model_path(model_path) or Path(model_path)
     if path.is_dir():
         path = path / "best.pt"
     return path.stat().st_size / 1e6

@@ -285,6 +285,15 @@ def test_train_help_shows_the_recipe_defaults() -> None:
     assert "resnet50" in text
 
 
+def test_segment_help_names_every_shipped_model() -> None:
+    from hideseek.segmentation import SHIPPED_MODELS
+
+    for cmd in (("segment", "predict"), ("segment", "eval")):
+        text = " ".join(dict(_leaves())[cmd].format_help().split())
+        for name in SHIPPED_MODELS:
+            assert f"'{name}'" in text, (cmd, name)
+
+
 def test_the_data_argument_is_spelled_one_way() -> None:
     import argparse
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hideseek.classification.audit_matrix import AUDIT_EXPECTED, audit_scenario
+from hideseek.classification.audit_matrix import AUDIT_EXPECTED, audit_scenario, scenario_model
 from hideseek.representations.builtin import SURROUND
 
 pytestmark = pytest.mark.slow
@@ -25,9 +25,14 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("audit_matrix")
 
 
+#: The rows of the suite; the others run with ``make test-known`` (and bench/audit_matrix.py).
+_HEAVY = pytest.mark.known_answer
+
+
 @pytest.mark.parametrize(("scenario", "size"), [
-    ("lungs", 64), ("shortcut", 64), ("marker_below", 64), ("null", 64),
-    ("marker_in_boxes", 64), ("marker_in_boxes", 128)])
+    ("lungs", 64), ("shortcut", 64), pytest.param("marker_below", 64, marks=_HEAVY),
+    pytest.param("null", 64, marks=_HEAVY), pytest.param("marker_in_boxes", 64, marks=_HEAVY),
+    pytest.param("marker_in_boxes", 128, marks=_HEAVY)])
 def test_the_default_fill_is_right_and_the_zero_fill_never_wrong(
         matrix: Path, scenario: str, size: int) -> None:
     rows = audit_scenario(scenario, matrix, size=size, fills=["zero"], n_boot=300)
@@ -47,14 +52,13 @@ def test_the_default_fill_is_right_and_the_zero_fill_never_wrong(
         assert abs(default.net_drop[SURROUND] or 0) < 0.1
 
 
-@pytest.mark.parametrize("scenario", ["lungs", "shortcut"])
+@pytest.mark.parametrize("scenario", ["lungs", pytest.param("shortcut", marks=_HEAVY)])
 def test_the_audit_command_json_and_the_mask_check(matrix: Path, scenario: str) -> None:
     import json
 
     from hideseek.cli.main import main
 
-    audit_scenario(scenario, matrix, size=64, n_boot=300)  # the model (reused when trained)
-    root = matrix / "64px" / scenario
+    root = scenario_model(scenario, matrix, size=64).parent  # reused when trained above
     js = root / "audit.json"
     assert main(["audit", str(root / "test"), "--model", str(root / "model"), "--masks",
                  str(root / "test" / "masks"), "--split", "all", "--json", str(js),

@@ -13,7 +13,7 @@ from hideseek.engine.checkpoint import load_checkpoint_file
 from hideseek.errors import HideseekError
 from hideseek.models import build_model
 from hideseek.segmentation import UNet, UNetConfig, load_segmenter, save_segmenter
-from hideseek.segmentation.checkpoint import _default_path
+from hideseek.segmentation.checkpoint import DEFAULT_MODEL, SHIPPED_MODELS, shipped_model_path
 
 
 def test_atomic_save_writes_a_version_and_leaves_no_tmp(tmp_path: Path) -> None:
@@ -83,11 +83,16 @@ def test_classifier_checkpoints_of_today_still_load(tmp_path: Path) -> None:
     assert check_version("old.pt", torch.load(tmp_path / "old.pt", weights_only=True)) == 0
 
 
-def test_the_shipped_segmenter_still_loads() -> None:
-    path, ckpt = load_checkpoint_file(_default_path())
+@pytest.mark.parametrize("name", sorted(SHIPPED_MODELS))
+def test_every_shipped_segmenter_loads_by_name(name: str) -> None:
+    file = shipped_model_path(name)
+    assert file is not None and file.stat().st_size < 10e6
+    path, ckpt = load_checkpoint_file(file)
     assert ckpt["kind"] == "hideseek-unet" and check_version(path, ckpt) == 0
-    model, size, _ = load_segmenter()
+    model, size, meta = load_segmenter(name if name != DEFAULT_MODEL else None)
     assert isinstance(model, UNet) and not model.training and size % model.multiple == 0
+    assert meta.get("qc_ranges"), "every shipped model carries the shape ranges of its training"
+    assert shipped_model_path("no-such-model") is None
     with torch.no_grad():
         out = model(torch.rand(1, 1, size, size))
     assert out.shape == (1, 2, size, size) and out.dtype == torch.float32

@@ -126,3 +126,22 @@ def test_a_flat_loss_does_not_hide_an_accuracy_still_climbing() -> None:
     rows = [{"train_loss": 0.1, "val_loss": v, "val_balanced_accuracy": a}
             for v, a in zip(loss, acc, strict=True)]
     assert not convergence(rows, "val_loss", 10, 10, None).still_improving
+
+
+def test_a_falling_loss_beside_a_perfect_accuracy_is_only_confidence() -> None:
+    # The demo's lungs model on the fp32 path (epochs 1-14, selection on validation loss):
+    # balanced accuracy 1.00 at the end, loss 0.021 -> 0.003 over the last epochs.
+    loss = [5.145, 1.139, 0.931, 2.346, 0.708, 0.264, 0.031, 0.283, 0.074, 0.021, 0.009, 0.011,
+            0.006, 0.003]
+    ba = [0.333, 0.367, 0.633, 0.583, 0.75, 0.917, 0.983, 0.8, 0.95, 0.983, 0.983, 0.983, 1.0,
+          1.0]
+    rows = _rows(loss, [0.5] * 14, key="val_loss", val_balanced_accuracy=ba)
+    c = convergence(rows, "val_loss", 14, 14, None, chance_loss=math.log(3))
+    assert not c.still_improving, c.reason
+    # the same losses beside an accuracy short of its ceiling: still learning
+    short = _rows(loss, [0.5] * 14, key="val_loss", val_balanced_accuracy=[*ba[:-2], 0.9, 0.92])
+    assert convergence(short, "val_loss", 14, 14, None, chance_loss=math.log(3)).still_improving
+    # a perfect accuracy beside a loss still far from zero (0.6 -> 0.3): still learning
+    high = _rows([1.1, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.35, 0.3], [0.5] * 10, key="val_loss",
+                 val_balanced_accuracy=[0.4, 0.6, 0.8, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    assert convergence(high, "val_loss", 10, 10, None, chance_loss=math.log(3)).still_improving

@@ -18,7 +18,7 @@ from hideseek.data.phantom import PhantomConfig, write_phantom_dataset
 from hideseek.protocol.config import ProtocolConfig
 from hideseek.protocol.runner import run_protocol
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.known_answer]
 
 BEFORE = Path(__file__).parent / "data" / "covid_verdicts_v0.json"
 TRAIN = {"epochs": 12, "image_size": 32, "batch_size": 32, "lr": 2e-3, "lr_schedule": "cosine",

@@ -24,7 +24,7 @@ import numpy as np
 from hideseek.representations.builtin import SURROUND
 
 __all__ = ["AUDIT_EXPECTED", "AUDIT_TRAIN", "AuditRow", "audit_scenario", "format_audit_matrix",
-           "run_audit_matrix"]
+           "run_audit_matrix", "scenario_model"]
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +164,10 @@ def _dataset(scenario: str, part: str, n: int, size: int, seed: int, out: Path) 
     return root
 
 
-def audit_scenario(scenario: str, out: str | Path, *, size: int = 64, n_train: int = 240,
-                   n_test: int = 150, seed: int = 0, fills: Sequence[str] | None = None,
-                   n_boot: int = 400) -> list[AuditRow]:
-    """Train the scenario's model once and audit it with the default fill and ``fills``."""
-    from hideseek.classification.audit import AUDIT_FILL, audit, contrasts
+def scenario_model(scenario: str, out: str | Path, *, size: int = 64, n_train: int = 240,
+                   n_test: int = 150, seed: int = 0) -> Path:
+    """The scenario's phantoms (``<out>/<size>px/<scenario>/train``, ``.../test``) and its model
+    trained on the originals (``.../model``); both reused when there."""
     from hideseek.classification.config import TrainConfig
     from hideseek.classification.train import train_classifier
     from hideseek.data.manifest import load_dataset
@@ -176,7 +175,7 @@ def audit_scenario(scenario: str, out: str | Path, *, size: int = 64, n_train: i
     out = Path(out) / f"{size}px"
     k = list(AUDIT_EXPECTED).index(scenario) + 1
     train = _dataset(scenario, "train", n_train, size, 100 * k + seed, out)
-    test = _dataset(scenario, "test", n_test, size, 100 * k + 50 + seed, out)
+    _dataset(scenario, "test", n_test, size, 100 * k + 50 + seed, out)
     model = out / scenario / "model"
     if not (model / "best.pt").is_file():
         below, epochs = LONGER.get(scenario, (0, AUDIT_TRAIN["epochs"]))
@@ -185,6 +184,19 @@ def audit_scenario(scenario: str, out: str | Path, *, size: int = 64, n_train: i
                                 if size < below else {})})
         train_classifier(load_dataset(train), model, cfg, masks_dir=train / "masks",
                          cache_dir=out / "cache")
+    return model
+
+
+def audit_scenario(scenario: str, out: str | Path, *, size: int = 64, n_train: int = 240,
+                   n_test: int = 150, seed: int = 0, fills: Sequence[str] | None = None,
+                   n_boot: int = 400) -> list[AuditRow]:
+    """Train the scenario's model once and audit it with the default fill and ``fills``."""
+    from hideseek.classification.audit import AUDIT_FILL, audit, contrasts
+    from hideseek.data.manifest import load_dataset
+
+    model = scenario_model(scenario, out, size=size, n_train=n_train, n_test=n_test, seed=seed)
+    test = model.parent / "test"
+    out = Path(out) / f"{size}px"
     rows = []
     words, check = AUDIT_EXPECTED[scenario]
     for fill in [AUDIT_FILL, *(f for f in (fills or ()) if f != AUDIT_FILL)]:

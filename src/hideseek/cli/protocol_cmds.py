@@ -72,7 +72,7 @@ def register(sub: Any) -> None:
     r.set_defaults(handler=_run)
 
     d = sub.add_parser("demo", help="the protocol on phantom data with known answers, with a "
-                       "report (a few minutes on a CPU)")
+                       "report (2-8 minutes on a 2-core CPU)")
     d.add_argument("--out", default="demo-out", metavar="DIR")
     d.add_argument("--n", type=int, default=600, help="phantoms per scenario (default 600: "
                    "the verdict needs a few hundred test images to decide)")

@@ -10,6 +10,11 @@ from hideseek.cli.args import CommaList
 from hideseek.cli.data_cmds import add_data_arguments, load_data_arg
 from hideseek.cli.output import add_json_argument, write_json_arg
 
+# The shipped models' names (hideseek.segmentation.SHIPPED_MODELS; a test keeps them in step:
+# the CLI does not import torch to print its help).
+_MODEL_HELP = ("model file, training folder or shipped model: 'default' (V7 tracing convention; "
+               "segmentation/weights/MODEL_CARD.md)")
+
 __all__ = ["register"]
 
 
@@ -177,7 +182,7 @@ def register(sub: Any) -> None:
 
     e = ssub.add_parser("eval", help="Table-2 metrics against a dataset's true masks")
     add_data_arguments(e)
-    e.add_argument("--model", help="model file or training folder ('default': shipped model)")
+    e.add_argument("--model", help=_MODEL_HELP)
     e.add_argument("--masks", metavar="DIR", help="evaluate existing predicted masks instead")
     e.add_argument("--raw", action="store_true", help="skip post-processing (with --model)")
     add_json_argument(e)
@@ -188,7 +193,7 @@ def register(sub: Any) -> None:
     p = ssub.add_parser("predict", help="segment every image; masks/ and regions.csv")
     add_data_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--model", default=None, help="model file or folder (default: shipped model)")
+    p.add_argument("--model", default=None, help=_MODEL_HELP)
     p.add_argument("--tta", action="store_true", help="test-time augmentation: average flipped, "
                    "rescaled and re-exposed views (6 forward passes per image)")
     _common(p)

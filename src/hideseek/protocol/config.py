@@ -12,6 +12,7 @@ from hideseek.errors import HideseekError
 from hideseek.models.architectures import ARCHITECTURES
 from hideseek.representations.registry import check_fill, check_representations
 from hideseek.representations.transforms import REPRESENTATIONS
+from hideseek.segmentation.checkpoint import SHIPPED_MODELS
 from hideseek.task import Task, normalise_task, parse_task
 from hideseek.validation import all_of, config_error
 
@@ -232,7 +233,7 @@ def load_protocol_config(path: str | Path, *, check_paths: bool = True,
     base = path.resolve().parent
 
     def resolve(p: str | None) -> str | None:
-        if p is None or p == "default":
+        if p is None or p in SHIPPED_MODELS:  # a shipped model's name, not a path
             return p
         return str((base / p).resolve()) if not Path(p).is_absolute() else p
 

@@ -2,7 +2,7 @@
 
 ``lungs`` phantoms carry their class evidence only inside the lungs; ``shortcut`` phantoms only
 in a source marker outside them. A correct protocol clears the first and flags the second. Runs
-on a CPU in a few minutes; writes ``report.html`` and ``verdicts.json``.
+on a CPU in 2-8 minutes (README); writes ``report.html`` and ``verdicts.json``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,12 @@ the hidden content; values are clipped to the visible pixels' range.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy import sparse
@@ -21,7 +26,12 @@ from scipy.sparse.linalg import splu
 
 from hideseek.representations.registry import register_fill
 
-__all__ = ["fill_seed", "linear_fill"]
+__all__ = ["fill_seed", "linear_fill", "linear_interpolation", "memoized_fill"]
+
+_Fill = TypeVar("_Fill", bound=Callable[..., "np.ndarray | float"])
+
+#: Memory a memoised fill keeps per process (about 160 fills of 224 x 224 pixels).
+MEMO_BYTES = 64 << 20
 
 _NEIGHBOURS = ((-1, 0, 1 / 6), (1, 0, 1 / 6), (0, -1, 1 / 6), (0, 1, 1 / 6),
                (-1, -1, 1 / 12), (-1, 1, 1 / 12), (1, -1, 1 / 12), (1, 1, 1 / 12))
@@ -33,6 +43,45 @@ def fill_seed(image: np.ndarray, keep: np.ndarray) -> int:
     visible = np.ascontiguousarray(image[keep], dtype=np.float32)
     digest = hashlib.blake2b(np.packbits(keep).tobytes() + visible.tobytes(), digest_size=8)
     return int.from_bytes(digest.digest(), "little")
+
+
+def memoized_fill(fn: _Fill) -> _Fill:
+    """Remember a deterministic fill's recent results: the audit fills the same image and region
+    for its prediction, its matched controls and its ratios (2.2 times each on average), and a
+    sparse solve per call is most of its time. Keyed by a digest of the image, the region and
+    the keyword arguments, so a result is only reused for the same inputs; the least recently
+    used results go first beyond :data:`MEMO_BYTES`. Each call gets its own copy. Module
+    constants the fill reads are not part of the key (``inspect.unwrap`` gives the fill that
+    solves every time)."""
+    cache: OrderedDict[bytes, np.ndarray | float] = OrderedDict()
+    held = [0]
+    lock = threading.Lock()
+
+    @functools.wraps(fn)
+    def wrapper(image: np.ndarray, keep: np.ndarray, **kwargs: Any) -> np.ndarray | float:
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (repr((image.shape, image.dtype.str, keep.shape, sorted(kwargs.items()))),
+                     np.packbits(keep).tobytes(), np.ascontiguousarray(image).tobytes()):
+            digest.update(part if isinstance(part, bytes) else part.encode())
+        key = digest.digest()
+        with lock:
+            if key in cache:
+                cache.move_to_end(key)
+                hit = cache[key]
+                return hit.copy() if isinstance(hit, np.ndarray) else hit
+        out = fn(image, keep, **kwargs)
+        size = out.nbytes if isinstance(out, np.ndarray) else 0
+        if size <= MEMO_BYTES:
+            with lock:
+                if key not in cache:
+                    cache[key] = out.copy() if isinstance(out, np.ndarray) else out
+                    held[0] += size
+                while held[0] > MEMO_BYTES:
+                    _, old = cache.popitem(last=False)
+                    held[0] -= old.nbytes if isinstance(old, np.ndarray) else 0
+        return out
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _system(image: np.ndarray, keep: np.ndarray) -> tuple[sparse.csc_matrix, np.ndarray,
@@ -61,8 +110,10 @@ def _system(image: np.ndarray, keep: np.ndarray) -> tuple[sparse.csc_matrix, np.
     return sparse.csc_matrix(a), rhs, (ys, xs)
 
 
-def linear_fill(image: np.ndarray, keep: np.ndarray, noise: float = 0.01) -> np.ndarray | float:
-    """ROAD-style noisy linear imputation of the pixels outside ``keep`` (see the module).
+def linear_interpolation(image: np.ndarray, keep: np.ndarray,
+                         noise: float = 0.01) -> np.ndarray | float:
+    """ROAD-style noisy linear imputation of the pixels outside ``keep`` (see the module), solved
+    on every call (:func:`linear_fill` remembers recent results).
 
     Args:
         image: 2-D float image in [0, 1].
@@ -88,6 +139,12 @@ def linear_fill(image: np.ndarray, keep: np.ndarray, noise: float = 0.01) -> np.
     visible = image[keep]
     out[ys, xs] = np.clip(values, float(visible.min()), float(visible.max()))
     return out
+
+
+@memoized_fill
+def linear_fill(image: np.ndarray, keep: np.ndarray, noise: float = 0.01) -> np.ndarray | float:
+    """:func:`linear_interpolation`, remembered for repeated images and regions."""
+    return linear_interpolation(image, keep, noise=noise)
 
 
 register_fill("linear", linear_fill, "ROAD-style noisy linear imputation, in distribution")

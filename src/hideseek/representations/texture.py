@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from hideseek.representations.linear import fill_seed, linear_fill
+from hideseek.representations.linear import fill_seed, linear_interpolation, memoized_fill
 from hideseek.representations.registry import register_fill
 
 __all__ = ["texture_fill"]
@@ -73,6 +73,7 @@ def _typical(residual: np.ndarray, dy: np.ndarray, dx: np.ndarray, side: int) ->
     return typical if typical.any() else np.ones_like(typical)
 
 
+@memoized_fill
 def texture_fill(image: np.ndarray, keep: np.ndarray) -> np.ndarray | float:
     """The hidden pixels (outside ``keep``): the linear interpolation of the visible ones plus
     visible texture of matching brightness (see the module).
@@ -86,7 +87,7 @@ def texture_fill(image: np.ndarray, keep: np.ndarray) -> np.ndarray | float:
     if keep.all():
         return out
     h, w = image.shape
-    base = np.where(keep, image, linear_fill(image, keep, noise=0.0))
+    base = np.where(keep, image, linear_interpolation(image, keep, noise=0.0))
     sigma = max(1.0, min(h, w) * SIGMA_FRACTION)
     side = max(4, round(min(h, w) * PATCH_FRACTION))
     smooth = _smoothed(image, keep, sigma)

@@ -1,6 +1,12 @@
 """Lung segmentation: U-Net, training, Table-2 evaluation, whole-dataset prediction."""
 
-from hideseek.segmentation.checkpoint import DEFAULT_MODEL, load_segmenter, save_segmenter
+from hideseek.segmentation.checkpoint import (
+    DEFAULT_MODEL,
+    SHIPPED_MODELS,
+    load_segmenter,
+    save_segmenter,
+    shipped_model_path,
+)
 from hideseek.segmentation.config import SegTrainConfig, load_seg_config
 from hideseek.segmentation.metrics import PixelCounts, SegmentationReport, dice, table2
 from hideseek.segmentation.postprocess import Box, LungRegions, boxes_mask, postprocess_mask
@@ -20,6 +26,7 @@ from hideseek.segmentation.unet import PAPER_UNET, UNet, UNetConfig
 __all__ = [
     "DEFAULT_MODEL",
     "PAPER_UNET",
+    "SHIPPED_MODELS",
     "Box",
     "LungRegions",
     "MaskQC",
@@ -43,6 +50,7 @@ __all__ = [
     "register_segmenter",
     "save_segmenter",
     "segmenter_kinds",
+    "shipped_model_path",
     "table2",
     "train_segmenter",
 ]

@@ -15,9 +15,16 @@ from hideseek.segmentation.qc import ranges_beside
 from hideseek.segmentation.registry import register_segmenter, segmenter_loader
 from hideseek.segmentation.unet import UNet, UNetConfig
 
-__all__ = ["DEFAULT_MODEL", "UNET_KIND", "load_segmenter", "save_segmenter"]
+__all__ = ["DEFAULT_MODEL", "SHIPPED_MODELS", "UNET_KIND", "load_segmenter", "save_segmenter",
+           "shipped_model_path"]
 
 DEFAULT_MODEL = "default"
+#: The segmentation models shipped in the package, by name (``--model NAME``), and their files
+#: under ``hideseek/segmentation/weights/`` (each described in that folder's MODEL_CARD.md).
+#: ``default`` follows the V7 tracing convention (the lung behind the heart and below the
+#: diaphragm dome included). A second model, following the JSRT / Montgomery convention of the
+#: Shenzhen and COVID-QU-Ex masks, is added here once trained to convergence (MODEL_CARD.md).
+SHIPPED_MODELS: dict[str, str] = {DEFAULT_MODEL: "unet_default.pt"}
 #: ``kind`` of our U-Net checkpoints.
 UNET_KIND = "hideseek-unet"
 
@@ -49,8 +56,12 @@ def _unet(ckpt: Mapping[str, Any]) -> torch.nn.Module:
 register_segmenter(UNET_KIND, _unet)
 
 
-def _default_path() -> Path:
-    return Path(str(resources.files("hideseek.segmentation") / "weights" / "unet_default.pt"))
+def shipped_model_path(name: str) -> Path | None:
+    """The file of the shipped model ``name`` (:data:`SHIPPED_MODELS`), or None for other names."""
+    file = SHIPPED_MODELS.get(name)
+    if file is None:
+        return None
+    return Path(str(resources.files("hideseek.segmentation") / "weights" / file))
 
 
 def load_segmenter(path: str | Path | None = None) -> tuple[UNet, int, dict[str, Any]]:
@@ -58,18 +69,23 @@ def load_segmenter(path: str | Path | None = None) -> tuple[UNet, int, dict[str,
     or any registered kind (:func:`~hideseek.segmentation.registry.register_segmenter`).
 
     Args:
-        path: Checkpoint file or training folder; None or ``"default"`` loads the shipped model.
+        path: Checkpoint file or training folder, or the name of a shipped model
+            (:data:`SHIPPED_MODELS`; ``./NAME`` for a folder of that name); None loads the
+            default model.
 
     Returns:
         The model in eval mode (fp32), its input size, and its metadata; ``meta["qc_ranges"]``
         (the training masks' lung shape ranges, :mod:`hideseek.segmentation.qc`) comes from
         ``<checkpoint>.qc.json`` when the checkpoint itself has none.
     """
-    if path is None or str(path) == DEFAULT_MODEL:
-        path = _default_path()
-        if not path.is_file():
-            raise HideseekError(f"the default segmentation model is missing ({path}); "
-                                "reinstall hideseek or pass --model")
+    name = DEFAULT_MODEL if path is None else str(path)
+    shipped = shipped_model_path(name)
+    if shipped is not None:  # a name wins over a folder of that name: pass ./NAME for the folder
+        if not shipped.is_file():
+            raise HideseekError(f"the shipped segmentation model {name!r} is missing ({shipped}); "
+                                "reinstall hideseek or pass --model FILE")
+        path = shipped
+    assert path is not None
     path, ckpt = load_checkpoint_file(path, "segmentation model")
     if not isinstance(ckpt, dict):
         raise HideseekError(f"{path}: not a hideseek segmentation checkpoint")
