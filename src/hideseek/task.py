@@ -15,6 +15,7 @@ and the config validators read it).
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import re
 from collections import Counter
@@ -198,19 +199,22 @@ def _spelling(raws: Counter[str]) -> dict[str, str]:
 
 
 def infer_task(labels: Iterable[str], *, multilabel: bool = False,
-               origin: object = "data") -> tuple[Task, dict[str, str]]:
+               origin: object = "data", quiet: bool = False) -> tuple[Task, dict[str, str]]:
     """The task a dataset's labels imply when none is declared.
 
     Args:
         labels: Every raw label (multiclass) or finding (multi-label) of the data.
         multilabel: The data names findings (a ``labels`` column).
         origin: Named in the log lines (a manifest path).
+        quiet: Say how the labels are read at debug level only: for commands that need no
+            labels (segmentation), where no label is read.
 
     Returns:
         The task and the mapping raw label -> class. A preset that renames a label says so
         with the count (``non-COVID`` -> ``pneumonia``: 400 images).
     """
     raws = Counter(labels)
+    say = functools.partial(log.log, logging.DEBUG if quiet else logging.WARNING)
     if not multilabel:
         for preset in PRESETS.values():
             mapped = {raw: preset.normalise(raw) for raw in raws}
@@ -218,12 +222,12 @@ def infer_task(labels: Iterable[str], *, multilabel: bool = False,
                 renamed = {raw: c for raw, c in mapped.items()
                            if c is not None and label_key(raw) != label_key(c)}
                 for raw, c in sorted(renamed.items()):
-                    log.warning("%s: %d image(s) labelled %r are read as %r (the %s preset; "
-                                "declare the task, e.g. --labels, to keep the data's own "
-                                "names)", origin, raws[raw], raw, c, preset.name)
+                    say("%s: %d image(s) labelled %r are read as %r (the %s preset; declare "
+                        "the task, e.g. --labels, to keep the data's own names)", origin,
+                        raws[raw], raw, c, preset.name)
                 if preset is COVIDX_BINARY_TASK:
-                    log.warning("%s: binary COVIDx labels: 'negative' holds normal and "
-                                "non-COVID pneumonia images together", origin)
+                    say("%s: binary COVIDx labels: 'negative' holds normal and non-COVID "
+                        "pneumonia images together", origin)
                 return preset, {raw: c for raw, c in mapped.items() if c is not None}
     spelling = _spelling(raws)
     classes = tuple(sorted(set(spelling.values()), key=lambda c: (c.lower(), c)))
@@ -236,11 +240,10 @@ def infer_task(labels: Iterable[str], *, multilabel: bool = False,
     hint = "; ".join(f"{r!r} looks like {COVID_TASK.normalise(m[0])!r}"
                      for r, m in sorted(typos.items()) if m)
     if not multilabel and near and (hint or len(raws) - len(near) >= 2):
-        log.warning("%s: %s not label(s) of the COVID preset (%s), so the task is read from "
-                    "the data as it is written: %s%s; declare the task (e.g. --labels) if that "
-                    "is not what you mean", origin, ", ".join(repr(r) for r in sorted(near)),
-                    ", ".join(COVID_TASK.classes), ", ".join(classes),
-                    f" ({hint})" if hint else "")
+        say("%s: %s not label(s) of the COVID preset (%s), so the task is read from the data "
+            "as it is written: %s%s; declare the task (e.g. --labels) if that is not what you "
+            "mean", origin, ", ".join(repr(r) for r in sorted(near)),
+            ", ".join(COVID_TASK.classes), ", ".join(classes), f" ({hint})" if hint else "")
     if not multilabel and len(classes) < 2:
         raise ValueError(f"{origin}: one label only ({', '.join(classes) or 'none'}); a "
                          "classifier needs two classes or more")

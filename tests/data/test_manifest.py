@@ -113,6 +113,20 @@ def test_binary_covidx_labels_say_what_negative_means(tmp_path: Path,
     assert "'negative' holds normal and non-COVID pneumonia" in caplog.text
 
 
+def test_commands_that_need_no_labels_do_not_talk_about_them(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """COVID-QU-Ex labels (non-COVID) read by a segmentation command: the preset's renaming is
+    said at debug level only; a classification load still warns."""
+    root = _pack(tmp_path, ["a.png,non-COVID,p1", "b.png,normal,p2", "c.png,COVID-19,p3"],
+                 ["a.png", "b.png", "c.png"])
+    with caplog.at_level("WARNING"):
+        data = load_dataset(root, require_label=False)
+    assert len(data.records) == 3 and "read as" not in caplog.text, caplog.text
+    with caplog.at_level("WARNING"):
+        load_dataset(root)
+    assert "labelled 'non-COVID' are read as 'pneumonia'" in caplog.text
+
+
 def test_covidx_malformed_line(tmp_path: Path) -> None:
     (tmp_path / "imgs").mkdir()
     (tmp_path / "train.txt").write_text("p1 only_two\n")

@@ -352,7 +352,8 @@ infer_task`).
     if task is None:
         raws = [f for lab in written for f in split_findings(lab)] if multilabel else written
         try:
-            task, mapping = infer_task(raws, multilabel=multilabel, origin=origin)
+            task, mapping = infer_task(raws, multilabel=multilabel, origin=origin,
+                                       quiet=not require_label)
         except ValueError as exc:
             if require_label:
                 raise DataError(str(exc)) from None
