@@ -143,18 +143,6 @@ def test_linear_edge_cases() -> None:
     assert not np.any(linear_fill(image, np.ones((16, 16), bool)))  # nothing hidden
 
 
-def test_linear_is_fast_enough_at_224_px() -> None:
-    import time
-
-    yy, xx = np.mgrid[:224, :224]
-    image = (0.3 + 0.4 * np.sin(xx / 17.0) * np.cos(yy / 23.0)).astype(np.float32)
-    keep = ~(((xx - 70) / 40.0) ** 2 + ((yy - 110) / 80.0) ** 2 < 1)
-    keep &= ~(((xx - 154) / 40.0) ** 2 + ((yy - 110) / 80.0) ** 2 < 1)
-    start = time.perf_counter()
-    linear_fill(image, keep)
-    assert time.perf_counter() - start < 5.0  # ~0.1 s measured; a wide margin for busy CPUs
-
-
 def test_a_registered_fill_is_usable_everywhere(pair: tuple[np.ndarray, np.ndarray]) -> None:
     image, mask = pair
     register_fill("half", lambda img, keep: 0.5, "a constant 0.5")
