@@ -127,14 +127,15 @@ def test_a_memoized_fill_reuses_only_the_same_inputs(monkeypatch: pytest.MonkeyP
     again = fill(image, keep)
     assert len(calls) == 1 and again.max() > 0
     fill(image, keep, level=0.5)  # other arguments, another image, another region: solved
+    fill(image, keep, 0.5)  # (an argument given by position is a key of its own)
     fill(image + 0.01, keep)
     fill(image, ~keep)
-    assert len(calls) == 4
+    assert len(calls) == 5
     monkeypatch.setattr(linear_module, "MEMO_BYTES", 2 * again.nbytes)  # room for two
     for level in (1.0, 2.0, 3.0):
         fill(image, keep, level=level)
     fill(image, keep, level=1.0)  # the oldest was dropped: solved again
-    assert len(calls) == 8
+    assert len(calls) == 9
 
 
 def test_linear_edge_cases() -> None:

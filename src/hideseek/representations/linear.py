@@ -54,31 +54,34 @@ def memoized_fill(fn: _Fill) -> _Fill:
     constants the fill reads are not part of the key (``inspect.unwrap`` gives the fill that
     solves every time)."""
     cache: OrderedDict[bytes, np.ndarray | float] = OrderedDict()
-    held = [0]
+    held = 0
     lock = threading.Lock()
 
     @functools.wraps(fn)
-    def wrapper(image: np.ndarray, keep: np.ndarray, **kwargs: Any) -> np.ndarray | float:
+    def wrapper(image: np.ndarray, keep: np.ndarray, *args: Any,
+                **kwargs: Any) -> np.ndarray | float:
+        nonlocal held
         digest = hashlib.blake2b(digest_size=16)
-        for part in (repr((image.shape, image.dtype.str, keep.shape, sorted(kwargs.items()))),
+        for part in (repr((image.shape, image.dtype.str, keep.shape, args,
+                           sorted(kwargs.items()))).encode(),
                      np.packbits(keep).tobytes(), np.ascontiguousarray(image).tobytes()):
-            digest.update(part if isinstance(part, bytes) else part.encode())
+            digest.update(part)
         key = digest.digest()
         with lock:
             if key in cache:
                 cache.move_to_end(key)
                 hit = cache[key]
                 return hit.copy() if isinstance(hit, np.ndarray) else hit
-        out = fn(image, keep, **kwargs)
+        out = fn(image, keep, *args, **kwargs)
         size = out.nbytes if isinstance(out, np.ndarray) else 0
         if size <= MEMO_BYTES:
             with lock:
                 if key not in cache:
                     cache[key] = out.copy() if isinstance(out, np.ndarray) else out
-                    held[0] += size
-                while held[0] > MEMO_BYTES:
+                    held += size
+                while held > MEMO_BYTES:
                     _, old = cache.popitem(last=False)
-                    held[0] -= old.nbytes if isinstance(old, np.ndarray) else 0
+                    held -= old.nbytes if isinstance(old, np.ndarray) else 0
         return out
 
     return wrapper  # type: ignore[return-value]
