@@ -14,7 +14,7 @@ from hideseek.cli.main import main
 sys.path.insert(0, str(Path(__file__).parent))
 from report_checks import check_report, read_run
 
-# The demo's own recipe (about 17 minutes on an idle 2-core AVX2 CPU): ``make test-known``. The
+# The demo's own recipe (about 8 minutes on an idle 2-core AVX2 CPU): ``make test-known``. The
 # suite renders the demo's report with a tiny recipe (tests/protocol/test_report_consistency.py).
 pytestmark = [pytest.mark.slow, pytest.mark.known_answer, pytest.mark.timeout(1800)]
 
