@@ -126,15 +126,7 @@ def convergence(history: Sequence[dict[str, float]], score: str, max_epochs: int
     for key, share_needed in ((score, RISE_SHARE),
                               *((key, ACCURACY_RISE_SHARE) for key in others)):
         values = np.asarray([float(row.get(key, math.nan)) for row in history])
-        if (key.endswith("loss") and at_ceiling and chance_loss is not None
-                and _smooth(values)[-1] < CONFIDENT_LOSS_SHARE * chance_loss):
-            continue  # right on every validation image, only growing more confident
-        if key.endswith("loss") and chance_loss is not None:
-            values = np.minimum(values, chance_loss)
-        if key in _ACCURACY_KEYS and values[-1] >= 1 - CEILING_MARGIN:
-            continue  # at its ceiling: nothing left to learn by this number
-        share = _rise(-values if key.endswith("loss") else values, k,
-                      MIN_ACCURACY_RISE if key in _ACCURACY_KEYS else 0.0)
+        share = _late_share(key, values, k, at_ceiling, chance_loss)
         if share is not None and share > share_needed:
             what = "score" if key == score else key.removeprefix("val_").replace("_", " ")
             when = f"stopped early at epoch {stopped_early_at}" if stopped else "ended"
@@ -143,6 +135,22 @@ def convergence(history: Sequence[dict[str, float]], score: str, max_epochs: int
                                "epochs)")
     how = f"stopped early at epoch {stopped_early_at}" if stopped else f"ran {n} epochs"
     return Convergence(*common, False, f"{how}; the validation curves had levelled off")
+
+
+def _late_share(key: str, values: np.ndarray, k: int, at_ceiling: bool,
+                chance_loss: float | None) -> float | None:
+    """The share of the run's gain that the last ``k`` epochs brought to the validation curve
+    ``key`` (see :func:`convergence`); None where that curve has nothing left to show."""
+    is_loss = key.endswith("loss")
+    if (is_loss and at_ceiling and chance_loss is not None
+            and _smooth(values)[-1] < CONFIDENT_LOSS_SHARE * chance_loss):
+        return None  # right on every validation image, only growing more confident
+    if is_loss and chance_loss is not None:
+        values = np.minimum(values, chance_loss)
+    if key in _ACCURACY_KEYS and values[-1] >= 1 - CEILING_MARGIN:
+        return None  # at its ceiling: nothing left to learn by this number
+    return _rise(-values if is_loss else values, k,
+                 MIN_ACCURACY_RISE if key in _ACCURACY_KEYS else 0.0)
 
 
 def _rise(curve: np.ndarray, k: int, least: float = 0.0) -> float | None:
