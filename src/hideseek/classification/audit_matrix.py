@@ -195,14 +195,13 @@ def audit_scenario(scenario: str, out: str | Path, *, size: int = 64, n_train: i
     from hideseek.data.manifest import load_dataset
 
     model = scenario_model(scenario, out, size=size, n_train=n_train, n_test=n_test, seed=seed)
-    test = model.parent / "test"
-    out = Path(out) / f"{size}px"
+    test, cache = model.parent / "test", model.parents[1] / "cache"  # <out>/<size>px/...
     rows = []
     words, check = AUDIT_EXPECTED[scenario]
     for fill in [AUDIT_FILL, *(f for f in (fills or ()) if f != AUDIT_FILL)]:
         result, _ = audit(model, load_dataset(test), test / "masks",
                           ("lungs_isolated", "lungs_removed", "lungs_boxed_out"), split="all",
-                          cache_dir=out / "cache", n_boot=n_boot,
+                          cache_dir=cache, n_boot=n_boot,
                           fill=None if fill == AUDIT_FILL else fill, seed=seed)
         verdict, flags = result["audit_verdict"], list(result["audit"].get("flags", []))
         default = fill == AUDIT_FILL
