@@ -49,7 +49,7 @@ def memoized_fill(fn: _Fill) -> _Fill:
     """Remember a deterministic fill's recent results: the audit fills the same image and region
     for its prediction, its matched controls and its ratios (2.2 times each on average), and a
     sparse solve per call is most of its time. Keyed by a digest of the image, the region and
-    the keyword arguments, so a result is only reused for the same inputs; the least recently
+    the other arguments, so a result is only reused for the same inputs; the least recently
     used results go first beyond :data:`MEMO_BYTES`. Each call gets its own copy. Module
     constants the fill reads are not part of the key (``inspect.unwrap`` gives the fill that
     solves every time)."""

@@ -80,13 +80,11 @@ def load_segmenter(path: str | Path | None = None) -> tuple[UNet, int, dict[str,
     """
     name = DEFAULT_MODEL if path is None else str(path)
     shipped = shipped_model_path(name)
-    if shipped is not None:  # a name wins over a folder of that name: pass ./NAME for the folder
-        if not shipped.is_file():
-            raise HideseekError(f"the shipped segmentation model {name!r} is missing ({shipped}); "
-                                "reinstall hideseek or pass --model FILE")
-        path = shipped
-    assert path is not None
-    path, ckpt = load_checkpoint_file(path, "segmentation model")
+    # a name wins over a folder of that name: pass ./NAME for the folder
+    if shipped is not None and not shipped.is_file():
+        raise HideseekError(f"the shipped segmentation model {name!r} is missing ({shipped}); "
+                            "reinstall hideseek or pass --model FILE")
+    path, ckpt = load_checkpoint_file(shipped or name, "segmentation model")
     if not isinstance(ckpt, dict):
         raise HideseekError(f"{path}: not a hideseek segmentation checkpoint")
     kind = ckpt.get("kind")
