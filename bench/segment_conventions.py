@@ -7,8 +7,8 @@ masks with the collection's own: mean Dice with a 95% patient-bootstrap interval
 resampled where a collection has no patient ids), the area ratio predicted / true, and per
 anatomical zone the signed disagreement (false positives - false negatives, % of the true lung
 area): its mean and interval are the systematic part (a convention), its sd over images the
-random part. For the V7 pack the held-out images of the shipped model (its validation and test
-files) are a row of their own: the others were training images.
+random part. Where the model trained on part of a collection, the images it held out (its
+checkpoint's validation and test files) are a row of their own.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/segment_conventions.py [--model default]
 [--masks-root DIR] [--json PATH]`` (about 3 minutes on one CPU core; ``--masks-root DIR`` reads
@@ -71,11 +71,11 @@ def main() -> None:
         (c,) = measure_conventions(data, model, masks, runtime=Runtime.auto(device="cpu"),
                                    n_boot=args.n_boot).values()
         results[name] = c
-        mine = [r.filename for r in data.records if r.filename in held_out]
-        if name == "segmentation" and mine:  # the model's own held-out patients
-            (h,) = measure_conventions(data.with_records(
-                [r for r in data.records if r.filename in held_out]), model, masks,
-                runtime=Runtime.auto(device="cpu"), n_boot=args.n_boot).values()
+        mine = [r for r in data.records if r.filename in held_out]
+        if mine and len(mine) < len(data.records):  # the model's own held-out patients
+            (h,) = measure_conventions(data.with_records(mine), model, masks,
+                                       runtime=Runtime.auto(device="cpu"),
+                                       n_boot=args.n_boot).values()
             results[f"{name}, held-out (val + test)"] = h
     print_table(["collection", "mean Dice (95% CI)", "5th pct Dice", "sd Dice"],
                 [[_row_name(c, k), f"{c.dice.mean:.3f} ({c.dice.ci[0]:.3f}-{c.dice.ci[1]:.3f})",

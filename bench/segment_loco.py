@@ -1,4 +1,4 @@
-"""Leave-one-collection-out: the three-collection recipe against today's shipped U-Net.
+"""Leave-one-collection-out, or a model's own held-out images: a U-Net against the shipped one.
 
 Reads a finished ``hideseek segment crossval --group-by source`` run (each collection of
 ``configs/segment-three-collections.yaml`` held out in turn: its fold model never saw it) and
@@ -14,6 +14,13 @@ Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/segment_loco.py --crossval DIR
 [--config configs/segment-three-collections.yaml] [--baseline default] [--json PATH]`` (the
 baseline's Dice are stored in ``DIR/baseline-<collection>.json`` and reused while the model and
 the images are unchanged; about 3 minutes on one core the first time).
+
+With ``--model PATH`` instead of ``--crossval``: one model trained on several collections (e.g.
+the shipped ``three-collections``) on its own held-out images of each collection (its
+checkpoint's ``meta["val_files"]`` and ``meta["test_files"]``: patients it never trained on),
+paired with the baseline on the same images; the V7 collection gets a second row restricted to
+the images neither model trained on (held out by both). Dice are stored under ``--cache DIR``
+and reused while model and images are unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from importlib import resources
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +41,7 @@ from hideseek.data import load_dataset
 from hideseek.data.hashing import content_hash
 from hideseek.naming import safe_name
 from hideseek.protocol.freshness import read_stamped, stage_hash
-from hideseek.segmentation import DEFAULT_MODEL, load_segmenter
+from hideseek.segmentation import load_segmenter, shipped_model_path
 from hideseek.segmentation.config import load_seg_config
 from hideseek.segmentation.evaluate import evaluate_segmentation
 
@@ -42,14 +49,18 @@ ROOT = Path(__file__).parents[1]
 
 
 def _model_file(model: str) -> Path:
-    if model == DEFAULT_MODEL:
-        return Path(str(resources.files("hideseek.segmentation") / "weights" / "unet_default.pt"))
-    path = Path(model)
+    path = shipped_model_path(model) or Path(model)
     return path / "best.pt" if path.is_dir() else path
 
 
-def _baseline(data: Any, records: list[Any], model: str, out: Path) -> dict[str, float]:
-    """The baseline model's per-image Dice on ``records`` (stamped, reused when unchanged)."""
+def _held_out(model: str) -> set[str]:
+    """File names a model never trained on (its checkpoint's validation and test files)."""
+    meta = load_segmenter(model)[2]
+    return set(meta.get("val_files", [])) | set(meta.get("test_files", []))
+
+
+def _dice(data: Any, records: list[Any], model: str, out: Path) -> dict[str, float]:
+    """A model's per-image Dice on ``records`` (stamped in ``out``, reused when unchanged)."""
     files = [data.image_path(r) for r in records] + [data.mask_path(r) for r in records]
     digest = stage_hash({"model": content_hash([_model_file(model)]),
                          "files": content_hash([f for f in files if f is not None])})
@@ -83,40 +94,77 @@ def _row(name: str, new: dict[str, float], old: dict[str, float],
     return cells, record
 
 
+Row = tuple[list[str], dict[str, Any]]
+
+
+def _crossval_rows(data: Any, args: argparse.Namespace) -> list[Row]:
+    """Each fold's held-out collection: the fold model against the baseline."""
+    out = Path(args.crossval)
+    result = json.loads((out / "crossval.json").read_text())
+    by_key = {r.key: r for r in data.records}
+    test_files = set(load_segmenter(args.baseline)[2].get("test_files", []))
+    rows = []
+    for fold in result["folds"]:
+        new = {k: float(v) for k, v in fold["per_image"].items()}
+        held = [by_key[k] for k in new if k in by_key]
+        old = _dice(data, held, args.baseline, out / f"baseline-{safe_name(fold['group'])}.json")
+        patient_of = {r.key: r.patient_id for r in held}
+        rows.append(_row(fold["group"], new, old, patient_of, fold.get("image_level", False)))
+        own = {r.key for r in held if r.filename in test_files}
+        if own and len(own) < len(held):
+            rows.append(_row(f"{fold['group']} (shipped model's test patients)",
+                             {k: new[k] for k in own}, {k: old[k] for k in own},
+                             patient_of, False))
+    return rows
+
+
+def _model_rows(data: Any, args: argparse.Namespace) -> list[Row]:
+    """Each collection's images the model never trained on: the model against the baseline."""
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    mine, theirs = _held_out(args.model), _held_out(args.baseline)
+    rows = []
+    for collection in dict.fromkeys(r.collection for r in data.records):
+        held = [r for r in data.records if r.collection == collection and r.filename in mine]
+        if not held:
+            continue
+        name = safe_name(collection or "data")
+        new = _dice(data, held, args.model, cache / f"model-{name}.json")
+        old = _dice(data, held, args.baseline, cache / f"baseline-{name}.json")
+        patient_of = {r.key: r.patient_id for r in held}
+        image_level = all(r.image_is_patient for r in held)
+        both = {r.key for r in held if r.filename in theirs}
+        alike = len(both) == len(held)  # the baseline never trained on these images either
+        rows.append(_row(f"{collection} (held out{' by both models' if alike else ''})", new,
+                         old, patient_of, image_level))
+        if both and not alike:
+            rows.append(_row(f"{collection} (held out by both models)",
+                             {k: new[k] for k in both}, {k: old[k] for k in both},
+                             patient_of, False))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--crossval", required=True, help="a finished segment crossval folder")
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--crossval", help="a finished segment crossval folder")
+    source.add_argument("--model", help="a model trained on several collections: its own "
+                        "held-out images of each, against the baseline")
+    ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "hideseek-loco"),
+                    help="where --model stores per-image Dice")
     ap.add_argument("--config", default=str(ROOT / "configs" / "segment-three-collections.yaml"))
     ap.add_argument("--baseline", default="default")
     ap.add_argument("--json", help="also write the rows here")
     args = ap.parse_args()
-    out = Path(args.crossval)
-    result = json.loads((out / "crossval.json").read_text())
     config = load_seg_config(args.config)
     data = load_dataset(config.data, require_label=False)
-    by_key = {r.key: r for r in data.records}
-    test_files = set(load_segmenter(args.baseline)[2].get("test_files", []))
-    rows, records = [], []
-    for fold in result["folds"]:
-        new = {k: float(v) for k, v in fold["per_image"].items()}
-        held = [by_key[k] for k in new if k in by_key]
-        old = _baseline(data, held, args.baseline,
-                        out / f"baseline-{safe_name(fold['group'])}.json")
-        patient_of = {r.key: r.patient_id for r in held}
-        cells, record = _row(fold["group"], new, old, patient_of, fold.get("image_level", False))
-        rows.append(cells)
-        records.append(record)
-        own = {r.key for r in held if r.filename in test_files}
-        if own and len(own) < len(held):
-            cells, record = _row(f"{fold['group']} (shipped model's test patients)",
-                                 {k: new[k] for k in own}, {k: old[k] for k in own},
-                                 patient_of, False)
-            rows.append(cells)
-            records.append(record)
-    print_table(["held out", "images", "recipe (fold model) mean Dice (95% CI)",
-                 "baseline mean Dice (95% CI)", "p5 fold / baseline",
-                 "paired difference (95% CI)"], rows,
-                f"leave-one-collection-out: {args.config} vs {args.baseline}")
+    rows_records = (_crossval_rows(data, args) if args.crossval else _model_rows(data, args))
+    rows, records = [r for r, _ in rows_records], [r for _, r in rows_records]
+    what = (f"leave-one-collection-out: {args.config}" if args.crossval
+            else f"{args.model} on its own held-out images")
+    print_table(["held out", "images", "new (fold) model mean Dice (95% CI)",
+                 "baseline mean Dice (95% CI)", "p5 new / baseline",
+                 "paired difference (95% CI)"], rows, f"{what} vs {args.baseline}")
     if args.json:
         Path(args.json).write_text(json.dumps(records, indent=1) + "\n")
 

@@ -14,7 +14,7 @@ from hideseek.errors import DataError
 
 
 def _pack(tmp_path: Path, rows: list[str], files: list[str]) -> Path:
-    (tmp_path / "images").mkdir()
+    (tmp_path / "images").mkdir(parents=True)
     for f in files:
         write_png(tmp_path / "images" / f, np.zeros((8, 8), np.float32))
     (tmp_path / "manifest.csv").write_text("filename,label,patient_id\n" + "\n".join(rows) + "\n")
@@ -32,6 +32,17 @@ def test_pack_loads(tmp_path: Path) -> None:
     data = load_dataset(_pack(tmp_path, ["a.png,covid,p1", "b.png,normal,p2"], ["a.png", "b.png"]))
     assert [r.label for r in data.records] == ["COVID-19", "normal"]
     assert data.records[0].patient_id == "p1" and data.records[0].source == "unknown"
+
+
+def test_image_is_patient_alone_and_combined(tmp_path: Path) -> None:
+    """An image without a patient id counts as its own patient, also once collections are
+    combined (its id becomes ``collection/filename``); a real id never does."""
+    ids = _pack(tmp_path / "ids", ["a.png,normal,p1", "b.png,normal,p1"], ["a.png", "b.png"])
+    none = _pack(tmp_path / "none", ["c.png,normal,", "d.png,normal,"], ["c.png", "d.png"])
+    assert [r.image_is_patient for r in load_dataset(none).records] == [True, True]
+    both = load_dataset([ids, none], require_label=False).records
+    assert [r.image_is_patient for r in both] == [False, False, True, True]
+    assert both[2].patient_id == both[2].key
 
 
 def test_every_label_typo_is_listed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

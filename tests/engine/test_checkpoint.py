@@ -8,11 +8,18 @@ import pytest
 import torch
 
 from hideseek.classification.checkpoint import KIND, load_classifier, save_classifier
+from hideseek.data.manifest import Record, write_manifest
 from hideseek.engine import CHECKPOINT_VERSION, atomic_save, check_version
 from hideseek.engine.checkpoint import load_checkpoint_file
 from hideseek.errors import HideseekError
 from hideseek.models import build_model
-from hideseek.segmentation import UNet, UNetConfig, load_segmenter, save_segmenter
+from hideseek.segmentation import (
+    UNet,
+    UNetConfig,
+    export_segmenter,
+    load_segmenter,
+    save_segmenter,
+)
 from hideseek.segmentation.checkpoint import DEFAULT_MODEL, SHIPPED_MODELS, shipped_model_path
 
 
@@ -96,6 +103,29 @@ def test_every_shipped_segmenter_loads_by_name(name: str) -> None:
     with torch.no_grad():
         out = model(torch.rand(1, 1, size, size))
     assert out.shape == (1, 2, size, size) and out.dtype == torch.float32
+
+
+def test_export_segmenter_halves_weights_and_names_held_out_files(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(depth=2, base=4)).eval()
+    run = tmp_path / "run"
+    save_segmenter(run / "best.pt", net, 16, epoch=3, qc_ranges={"area": [0.1, 0.5]})
+    write_manifest(run / "splits.csv", [Record(f"{i}.png", None, split=s) for i, s in
+                                        enumerate(["train", "val", "train", "test", "val"])])
+    out = export_segmenter(run, tmp_path / "small.pt", recipe="hideseek segment train ...")
+    ckpt = torch.load(out, weights_only=True)
+    assert {v.dtype for v in ckpt["state_dict"].values() if v.is_floating_point()} == {
+        torch.float16}
+    model, size, meta = load_segmenter(out)
+    assert size == 16 and meta["epoch"] == 3 and meta["qc_ranges"] == {"area": [0.1, 0.5]}
+    assert (meta["val_files"], meta["test_files"]) == (["1.png", "4.png"], ["3.png"])
+    assert meta["recipe"].startswith("hideseek segment train")
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(model(x), net(x), atol=0.05)
+    (run / "splits.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(HideseekError, match="splits.csv: not a splits file"):
+        export_segmenter(run, tmp_path / "again.pt")
 
 
 def test_segmenter_round_trip_is_versioned(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from hideseek.classification.data import representation_dataset, usable_records
 from hideseek.classification.results import Estimate, EvalResult, Metrics, SourceMetrics
 from hideseek.classification.stats import classification_metrics, multilabel_metrics, wilson
 from hideseek.data.cache import default_cache_dir
-from hideseek.data.manifest import CXRDataset, Record, retask
+from hideseek.data.manifest import CXRDataset, Record, read_splits, retask
 from hideseek.errors import HideseekError
 from hideseek.formatting import format_value_ci
 from hideseek.jsonio import to_json
@@ -114,11 +114,6 @@ def _stem(filename: str) -> str:
     return Path(filename).with_suffix("").as_posix()
 
 
-def _read_splits(splits_file: Path) -> list[dict[str, str]]:
-    with splits_file.open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def _external(data: CXRDataset, rows: list[dict[str, str]], splits_file: Path) -> list[Record]:
     """All records, after refusing any patient of the model's training or validation split."""
     seen = {row.get("patient_id") or "" for row in rows if row.get("split") in {"train", "val"}}
@@ -147,7 +142,7 @@ def select_records(data: CXRDataset, model_dir: Path | None, split: str, *,
             matches the model's ``splits.csv`` and the data has no split column.
     """
     splits_file = None if model_dir is None else model_dir / "splits.csv"
-    rows = _read_splits(splits_file) if splits_file is not None and splits_file.is_file() else []
+    rows = read_splits(splits_file) if splits_file is not None and splits_file.is_file() else []
     if external:
         return _external(data, rows, splits_file) if splits_file and rows else list(data.records)
     if split == "all":

@@ -30,6 +30,7 @@ __all__ = [
     "Record",
     "combine_datasets",
     "load_dataset",
+    "read_splits",
     "resolve_labels",
     "retask",
     "safe_relative_name",
@@ -83,6 +84,12 @@ class Record:
         """A name unique across collections: ``collection/filename`` (the file name alone for
         a single dataset)."""
         return f"{self.collection}/{self.filename}" if self.collection else self.filename
+
+    @property
+    def image_is_patient(self) -> bool:
+        """No patient id of its own: the image counts as its own patient (intervals over such
+        images resample images, not patients)."""
+        return self.patient_id in ("", self.filename, self.key)
 
 
 @dataclass(frozen=True)
@@ -712,3 +719,22 @@ def write_manifest(path: str | Path, records: Sequence[Record],
                 r.uncertain)}
             writer.writerow([r.filename, r.label or "", r.source, r.patient_id, r.split or "",
                              *(extra.get(k, "") for k in extras)])
+
+
+def read_splits(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a run's ``splits.csv`` (written by :func:`write_manifest`), as strings.
+
+    Raises:
+        DataError: The file is missing, unreadable or has no ``filename`` / ``split`` column.
+    """
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            columns = set(reader.fieldnames or ())
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read the run's splits ({exc})") from exc
+    if not {"filename", "split"} <= columns:
+        raise DataError(f"{path}: not a splits file (no 'filename' and 'split' columns)")
+    return rows

@@ -3,6 +3,7 @@
 from hideseek.segmentation.checkpoint import (
     DEFAULT_MODEL,
     SHIPPED_MODELS,
+    export_segmenter,
     load_segmenter,
     save_segmenter,
     shipped_model_path,
@@ -39,6 +40,7 @@ __all__ = [
     "boxes_mask",
     "dice",
     "evaluate_masks",
+    "export_segmenter",
     "load_seg_config",
     "load_segmenter",
     "mask_name",

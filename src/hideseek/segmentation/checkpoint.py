@@ -9,14 +9,15 @@ from typing import Any, cast
 
 import torch
 
+from hideseek.data.manifest import read_splits
 from hideseek.engine.checkpoint import atomic_save, load_checkpoint_file
 from hideseek.errors import HideseekError
 from hideseek.segmentation.qc import ranges_beside
 from hideseek.segmentation.registry import register_segmenter, segmenter_loader
 from hideseek.segmentation.unet import UNet, UNetConfig
 
-__all__ = ["DEFAULT_MODEL", "SHIPPED_MODELS", "UNET_KIND", "load_segmenter", "save_segmenter",
-           "shipped_model_path"]
+__all__ = ["DEFAULT_MODEL", "SHIPPED_MODELS", "UNET_KIND", "export_segmenter", "load_segmenter",
+           "save_segmenter", "shipped_model_path"]
 
 DEFAULT_MODEL = "default"
 #: The segmentation models shipped in the package, by name (``--model NAME``), and their files
@@ -101,3 +102,30 @@ def load_segmenter(path: str | Path | None = None) -> tuple[UNet, int, dict[str,
             meta["qc_ranges"] = beside
     # Any registered kind works with predict_masks (it needs the forward pass and `multiple`).
     return cast(UNet, model.eval()), size, meta
+
+
+def export_segmenter(run: str | Path, out: str | Path, **meta: Any) -> Path:
+    """Write a ``segment train`` run's chosen model as a small file to ship or share.
+
+    The weights go in fp16 (half the size; predictions use fp32); the metadata keeps the run's
+    (``qc_ranges``, epoch, validation Dice) and adds the file names the model never trained on,
+    from the run's ``splits.csv`` (``val_files``, ``test_files``: what benchmarks hold out).
+
+    Args:
+        run: The training folder (``best.pt`` and ``splits.csv``).
+        out: The file to write.
+        **meta: Further JSON-like facts (recipe, training data).
+
+    Returns:
+        ``out`` as a path.
+
+    Raises:
+        HideseekError: ``run`` has no readable ``best.pt`` or ``splits.csv``.
+    """
+    run, out = Path(run), Path(out)
+    rows = read_splits(run / "splits.csv")
+    model, size, found = load_segmenter(run / "best.pt")
+    held = {f"{s}_files": sorted(r["filename"] for r in rows if r["split"] == s)
+            for s in ("val", "test")}
+    save_segmenter(out, model, size, half=True, **{**found, **held, **meta})
+    return out

@@ -289,6 +289,6 @@ def measure_conventions(data: CXRDataset, model: str | Path | None = None,
         rows.setdefault(name, []).append(ImageConventions(key, r.patient_id or r.filename, name,
                                                           d, ratio, signed, unsigned))
         # A dataset without patient ids names each image its own patient (its file name).
-        no_ids[name] = no_ids.get(name, True) and r.patient_id in ("", r.filename, r.key)
+        no_ids[name] = no_ids.get(name, True) and r.image_is_patient
     return {name: _collect(items, name, no_ids[name], n_boot, seed)
             for name, items in rows.items()}

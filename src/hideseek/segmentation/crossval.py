@@ -279,7 +279,7 @@ def _summarise(group: str, held: list[Record], per_image: dict[str, float],
     scores = np.array(list(per_image.values()))
     patient_of = {r.key: r.patient_id for r in held}
     # A dataset without patient ids names each image its own patient (its file name).
-    image_level = all(r.patient_id in (r.filename, r.key) for r in held)
+    image_level = all(r.image_is_patient for r in held)
     if image_level:
         log.info("fold %s: no patient ids; the interval resamples images", group)
     return FoldResult(group=group, images=len(held), patients=len(set(patient_of.values())),
