@@ -13,7 +13,7 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -373,31 +373,36 @@ infer_task`).
         if r.label is None:
             out.append(r)
             continue
-        if multilabel:
-            names = [lookup(f) for f in split_findings(r.label)]
-            unsure = [lookup(f) for f in r.uncertain]
-            bad = [f for f, n in zip(split_findings(r.label) + list(r.uncertain),
-                                     names + unsure, strict=True) if n is None]
-        else:
-            names, unsure, bad = [lookup(r.label)], [], [] if lookup(r.label) else [r.label]
-        if bad and keep:
+        mapped = _map_label(r, lookup, task, multilabel)
+        if isinstance(mapped, Record):
+            out.append(mapped)
+        elif keep:
             out.append(r)  # kept as written: nothing here needs the label
-            continue
-        if bad:
+        else:
             where = f"{origin} line {lines[r.filename]}" if lines and r.filename in lines \
                 else str(origin)
             problems.append(Problem("label", f"{where}: unknown label(s) "
-                                    f"{', '.join(repr(b) for b in bad)} for {r.filename} (the "
+                                    f"{', '.join(repr(b) for b in mapped)} for {r.filename} (the "
                                     f"task's {task.words}: {', '.join(task.classes)})"))
-            continue
-        if multilabel:
-            known = {n for n in names if n}
-            label = FINDING_SEPARATOR.join(c for c in task.classes if c in known)
-            out.append(replace(r, label=label, uncertain=tuple(
-                c for c in task.classes if c in set(unsure) and c not in known)))
-        else:
-            out.append(replace(r, label=names[0]))
     return out, task
+
+
+def _map_label(r: Record, lookup: Callable[[str], str | None], task: Task,
+               multilabel: bool) -> Record | list[str]:
+    """The record with its label(s) as the task's class names, or the labels it does not know."""
+    if not multilabel:
+        name = lookup(r.label or "")
+        return replace(r, label=name) if name else [r.label or ""]
+    written = split_findings(r.label or "")
+    names = [lookup(f) for f in written]
+    unsure = [lookup(f) for f in r.uncertain]
+    bad = [f for f, n in zip(written + list(r.uncertain), names + unsure, strict=True)
+           if n is None]
+    if bad:
+        return bad
+    known = {n for n in names if n}
+    return replace(r, label=FINDING_SEPARATOR.join(c for c in task.classes if c in known),
+                   uncertain=tuple(c for c in task.classes if c in set(unsure) and c not in known))
 
 
 def _fill_patients(records: list[Record], origin: object) -> tuple[list[Record], int]:

@@ -211,9 +211,7 @@ def predict_dataset(data: CXRDataset, out: str | Path, model: UNet, size: int,
     out = Path(out)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     partial = out / "regions.partial.csv"
-    done = read_regions(partial) if partial.exists() else {}
-    if (out / "regions.csv").exists() and not done:
-        done = read_regions(out / "regions.csv")
+    done = _finished_rows(out)
     todo = [r for r in data.records if r.filename not in done
             or not (out / "masks" / mask_name(r.filename)).exists()]
     new_file = not partial.exists()
@@ -234,14 +232,28 @@ def predict_dataset(data: CXRDataset, out: str | Path, model: UNet, size: int,
             writer.writerow(row)
             done[todo[i].filename] = {k: str(v) for k, v in row.items()}
             fh.flush()
+    rows = [done[r.filename] for r in data.records]
     with (out / "regions.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=REGION_COLUMNS)
         writer.writeheader()
-        for r in data.records:
-            writer.writerow({k: done[r.filename].get(k, "") for k in REGION_COLUMNS})
+        for row in rows:
+            writer.writerow({k: row.get(k, "") for k in REGION_COLUMNS})
     partial.unlink()
-    rows = [done[r.filename] for r in data.records]
-    counts = {"images": len(rows), "skipped": len(data.records) - len(todo)}
+    return _counts(rows, skipped=len(data.records) - len(todo))
+
+
+def _finished_rows(out: Path) -> dict[str, dict[str, str]]:
+    """Rows of an interrupted run (``regions.partial.csv``), else of a finished one."""
+    partial = out / "regions.partial.csv"
+    done = read_regions(partial) if partial.exists() else {}
+    if (out / "regions.csv").exists() and not done:
+        done = read_regions(out / "regions.csv")
+    return done
+
+
+def _counts(rows: list[dict[str, str]], skipped: int) -> dict[str, int]:
+    """``predict_dataset``'s counts of images and flags, with a warning for the worst ones."""
+    counts = {"images": len(rows), "skipped": skipped}
     for flag in _COUNTED:
         counts[flag] = sum(int(r.get(flag) or 0) for r in rows)
     if counts["empty"]:
