@@ -58,7 +58,12 @@ def test_predict_writes_masks_and_regions(phantom_lungs: Path, tmp_path: Path) -
     model, size, meta = load_segmenter(out)
     assert size == 32 and meta["epoch"] >= 1
     # The training masks' shape ranges travel with the model.
-    n_train = json.loads((out / "train.json").read_text())["n_train"]
+    summary = json.loads((out / "train.json").read_text())
+    n_train = summary["n_train"]
+    # ... and so does the record of whether it had converged (the classifiers' checker).
+    conv = summary["convergence"]
+    assert conv["score"] == "val_dice" and len(conv["curve"]) == 4
+    assert conv["best_epoch"] == summary["best_epoch"] and conv["reason"]
     ranges = meta["qc_ranges"]
     assert ranges["n_masks"] == n_train and ranges["area_fraction"][0] < ranges["area_fraction"][1]
     sub = data.with_records(data.records[:10])

@@ -12,8 +12,10 @@ from hideseek.cli.output import add_json_argument, write_json_arg
 
 # The shipped models' names (hideseek.segmentation.SHIPPED_MODELS; a test keeps them in step:
 # the CLI does not import torch to print its help).
-_MODEL_HELP = ("model file, training folder or shipped model: 'default' (V7 tracing convention; "
-               "segmentation/weights/MODEL_CARD.md)")
+_MODEL_HELP = ("model file, training folder or shipped model: 'default' (V7 tracing convention: "
+               "the lung behind the heart included) or 'three-collections' (opt-in; V7 + "
+               "Shenzhen + COVID-QU-Ex masks, the tighter JSRT / Montgomery-style lungs); "
+               "segmentation/weights/MODEL_CARD.md")
 
 __all__ = ["register"]
 

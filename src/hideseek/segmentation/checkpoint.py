@@ -23,9 +23,10 @@ DEFAULT_MODEL = "default"
 #: The segmentation models shipped in the package, by name (``--model NAME``), and their files
 #: under ``hideseek/segmentation/weights/`` (each described in that folder's MODEL_CARD.md).
 #: ``default`` follows the V7 tracing convention (the lung behind the heart and below the
-#: diaphragm dome included). A second model, following the JSRT / Montgomery convention of the
-#: Shenzhen and COVID-QU-Ex masks, is added here once trained to convergence (MODEL_CARD.md).
-SHIPPED_MODELS: dict[str, str] = {DEFAULT_MODEL: "unet_default.pt"}
+#: diaphragm dome included); ``three-collections`` (opt-in) learned from V7, Shenzhen and
+#: COVID-QU-Ex masks and draws the tighter JSRT / Montgomery-style lungs of the latter two.
+SHIPPED_MODELS: dict[str, str] = {DEFAULT_MODEL: "unet_default.pt",
+                                  "three-collections": "unet_three_collections.pt"}
 #: ``kind`` of our U-Net checkpoints.
 UNET_KIND = "hideseek-unet"
 

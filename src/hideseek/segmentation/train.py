@@ -23,12 +23,13 @@ from hideseek.engine import (
     EngineConfig,
     TrainTask,
     claim_run_dir,
+    convergence,
     epoch_seed,
     lr_schedule,
     run_training,
 )
 from hideseek.errors import HideseekError
-from hideseek.jsonio import write_json
+from hideseek.jsonio import to_json, write_json
 from hideseek.runtime import Runtime, seed_everything
 from hideseek.segmentation.augment import ExposureAugment, JointAugment
 from hideseek.segmentation.checkpoint import save_segmenter
@@ -202,7 +203,9 @@ def train_segmenter(data: CXRDataset, out: str | Path, config: SegTrainConfig,
         cache_dir: Preprocessing cache (default: the user cache).
 
     Returns:
-        A summary: best epoch, best validation Dice, epochs, epochs run, early stopping, seconds.
+        A summary: best epoch, best validation Dice, epochs, epochs run, early stopping, seconds,
+        and the convergence record (:func:`~hideseek.engine.convergence`; a warning when the
+        validation Dice was still rising at the end).
     """
     rt = runtime or Runtime.auto()
     cache = default_cache_dir() if cache_dir is None else cache_dir
@@ -234,5 +237,11 @@ def train_segmenter(data: CXRDataset, out: str | Path, config: SegTrainConfig,
                "epochs": config.epochs, "seconds": res.seconds, "n_train": len(train),
                "n_val": len(val), "epochs_run": res.epochs_run,
                "early_stopping": res.early_stopping(ecfg)}
+    conv = convergence(res.history, "val_dice", config.epochs, res.best_epoch,
+                       res.stopped_early_at)
+    if conv.still_improving:
+        log.warning("%s: %s: train longer (a higher --epochs, or --keep-state and --resume)",
+                    out, conv.reason)
+    summary["convergence"] = to_json(conv)
     write_json(out / "train.json", summary)
     return summary
