@@ -140,7 +140,7 @@ def _model_rows(data: Any, args: argparse.Namespace) -> list[Row]:
         if both and not alike:
             rows.append(_row(f"{collection} (held out by both models)",
                              {k: new[k] for k in both}, {k: old[k] for k in both},
-                             patient_of, False))
+                             patient_of, image_level))
     return rows
 
 
