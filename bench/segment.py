@@ -10,7 +10,9 @@ a fresh process so peak memory is its own.
 
 With ``--models default,PATH,...`` it compares instead the prediction speed of several models
 (ours settings, each in a fresh process, same images, same run): images/s, the ratio against the
-first model (today's shipped one), the checkpoint size in MB, parameters and mean Dice.
+first model (today's shipped one), the checkpoint size in MB, parameters and mean Dice. A
+model named ``NAME+tta`` predicts with test-time augmentation (``--models
+three-collections,three-collections+tta``: the cost of TTA).
 
 Run: ``.venv/bin/python bench/segment.py [--model default] [--limit N]
 [--models default,PATH,...] [--threads 2] [--workers 2]``
@@ -49,6 +51,7 @@ def _variant(args: tuple[str, str, int, int | None, int, bool, bool, int, int]) 
     )
 
     torch.set_num_threads(threads)
+    model_path, tta = _tta_suffix(model_path)
     data = load_dataset(SHARED, require_label=False)
     records = data.records[:limit]
     if model_path == "paper-untrained":
@@ -58,10 +61,10 @@ def _variant(args: tuple[str, str, int, int | None, int, bool, bool, int, int]) 
     paths = [data.image_path(r) for r in records]
     rt = Runtime(device="cpu", amp=amp, channels_last=cl)
     # Warm-up (first-call allocations) on two images, not timed.
-    list(predict_masks(paths[:2], model, size or model_size, batch, 0, rt))
+    list(predict_masks(paths[:2], model, size or model_size, batch, 0, rt, tta=tta))
     t0 = time.perf_counter()
     scores = []
-    for i, raw in predict_masks(paths, model, size or model_size, batch, workers, rt):
+    for i, raw in predict_masks(paths, model, size or model_size, batch, workers, rt, tta=tta):
         mask = postprocess_mask(raw).mask
         assert data.masks_dir is not None
         scores.append(dice(mask, read_mask(data.masks_dir / records[i].filename, mask.shape)))
@@ -72,9 +75,15 @@ def _variant(args: tuple[str, str, int, int | None, int, bool, bool, int, int]) 
             "params": sum(p.numel() for p in model.parameters())}
 
 
+def _tta_suffix(model: str) -> tuple[str, bool]:
+    """``NAME+tta`` -> (NAME, True): that model with test-time augmentation."""
+    return (model[: -len("+tta")], True) if model.endswith("+tta") else (model, False)
+
+
 def _weights_mb(model_path: str) -> float:
     from hideseek.segmentation.checkpoint import shipped_model_path
 
+    model_path = _tta_suffix(model_path)[0]
     path = shipped_model_path(model_path) or Path(model_path)
     if path.is_dir():
         path = path / "best.pt"

@@ -25,11 +25,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _overlay import draw_outlines
 from _table import print_table
 from hideseek.bootstrap import mean_interval
 from hideseek.data import load_dataset
-from hideseek.data.io import read_image
-from hideseek.plotting import pyplot, save_figure
 from hideseek.segmentation import load_segmenter
 from hideseek.segmentation.metrics import dice
 from hideseek.segmentation.postprocess import postprocess_mask
@@ -44,17 +43,6 @@ def _masks(model: str, paths: list[Path]) -> list[np.ndarray]:
     for i, raw in predict_masks(paths, net, size, workers=0, desc=f"segment ({model})"):
         found[i] = postprocess_mask(raw).mask
     return [m for m in found if m is not None]
-
-
-def _overlay(path: Path, old: np.ndarray, new: np.ndarray, title: str, out: Path) -> Path:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.imshow(read_image(path), cmap="gray")
-    ax.contour(old.astype(float), levels=[0.5], colors="orange", linewidths=1)
-    ax.contour(new.astype(float), levels=[0.5], colors="cyan", linewidths=1)
-    ax.set_title(title, fontsize=7)
-    ax.axis("off")
-    return save_figure(fig, out)
 
 
 def main() -> None:
@@ -90,9 +78,10 @@ def main() -> None:
     worst = np.argsort(scores)[: args.overlays]
     for rank, i in enumerate(worst):
         r = records[i]
-        drawn = _overlay(paths[i], old[i], new[i], f"{r.filename} ({r.source}): Dice "
-                         f"{scores[i]:.3f}, area new/old {ratio[i]:.2f}", out /
-                         f"{rank:02d}-{Path(r.filename).stem}.png")
+        title = (f"{r.filename} ({r.source}): Dice {scores[i]:.3f}, "
+                 f"area new/old {ratio[i]:.2f}")
+        drawn = draw_outlines(paths[i], [(old[i], "orange"), (new[i], "cyan")], title,
+                              out / f"{rank:02d}-{Path(r.filename).stem}.png")
         print(f"overlay {drawn}")
     (out / "changes.json").write_text(json.dumps({"summary": summary, "per_image": {
         r.key: float(d) for r, d in zip(records, scores, strict=True)}}, indent=1))

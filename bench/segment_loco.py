@@ -13,14 +13,18 @@ model saw. Dice per image at the image's resolution, after post-processing.
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/segment_loco.py --crossval DIR
 [--config configs/segment-three-collections.yaml] [--baseline default] [--json PATH]`` (the
 baseline's Dice are stored in ``DIR/baseline-<collection>.json`` and reused while the model and
-the images are unchanged; about 3 minutes on one core the first time).
+the images are unchanged; about 3 minutes on one core the first time). ``--overlays N --out
+DIR`` draws each fold's N worst held-out images (true mask yellow, fold model cyan, baseline
+orange) for a look at who is right (with ``--model`` too: that model's worst).
 
 With ``--model PATH`` instead of ``--crossval``: one model trained on several collections (e.g.
 the shipped ``three-collections``) on its own held-out images of each collection (its
 checkpoint's ``meta["val_files"]`` and ``meta["test_files"]``: patients it never trained on),
 paired with the baseline on the same images; the V7 collection gets a second row restricted to
 the images neither model trained on (held out by both). Dice are stored under ``--cache DIR``
-and reused while model and images are unchanged.
+and reused while model and images are unchanged. ``--tta`` segments the model's side with
+test-time augmentation: ``--model three-collections --baseline three-collections --tta`` is the
+paired TTA gain on the same images.
 """
 
 from __future__ import annotations
@@ -35,15 +39,19 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _overlay import draw_outlines
 from _table import print_table
 from hideseek.bootstrap import mean_interval
 from hideseek.data import load_dataset
 from hideseek.data.hashing import content_hash
+from hideseek.data.io import read_mask
 from hideseek.naming import safe_name
 from hideseek.protocol.freshness import read_stamped, stage_hash
 from hideseek.segmentation import load_segmenter, shipped_model_path
 from hideseek.segmentation.config import load_seg_config
 from hideseek.segmentation.evaluate import evaluate_segmentation
+from hideseek.segmentation.postprocess import postprocess_mask
+from hideseek.segmentation.predict import predict_masks
 
 ROOT = Path(__file__).parents[1]
 
@@ -59,15 +67,17 @@ def _held_out(model: str) -> set[str]:
     return set(meta.get("val_files", [])) | set(meta.get("test_files", []))
 
 
-def _dice(data: Any, records: list[Any], model: str, out: Path) -> dict[str, float]:
+def _dice(data: Any, records: list[Any], model: str, out: Path, tta: bool = False
+          ) -> dict[str, float]:
     """A model's per-image Dice on ``records`` (stamped in ``out``, reused when unchanged)."""
     files = [data.image_path(r) for r in records] + [data.mask_path(r) for r in records]
     digest = stage_hash({"model": content_hash([_model_file(model)]),
-                         "files": content_hash([f for f in files if f is not None])})
+                         "files": content_hash([f for f in files if f is not None]),
+                         **({"tta": True} if tta else {})})
     found = read_stamped(out, digest)
     if found is not None:
         return {k: float(v) for k, v in found["per_image"].items()}
-    result = evaluate_segmentation(data.with_records(records), model, workers=0)
+    result = evaluate_segmentation(data.with_records(records), model, workers=0, tta=tta)
     per_image = dict(result.report.per_image)
     out.write_text(json.dumps({"hash": digest, "per_image": per_image}))
     return per_image
@@ -97,6 +107,37 @@ def _row(name: str, new: dict[str, float], old: dict[str, float],
 Row = tuple[list[str], dict[str, Any]]
 
 
+def _masks(data: Any, records: list[Any], model: str | Path) -> list[np.ndarray]:
+    """A model's post-processed masks of ``records``, at each image's resolution."""
+    net, size, _ = load_segmenter(model)
+    paths = [data.image_path(r) for r in records]
+    found: dict[int, np.ndarray] = {}
+    for i, raw in predict_masks(paths, net, size, workers=0, desc=f"segment ({model})"):
+        found[i] = postprocess_mask(raw).mask
+    return [found[i] for i in range(len(records))]
+
+
+def _draw_worst(data: Any, model: str | Path, group: str, new: dict[str, float],
+                old: dict[str, float], args: argparse.Namespace) -> None:
+    """The ``--overlays`` worst held-out images of ``group`` by ``new``: true mask yellow,
+    ``model`` cyan, the baseline orange, into ``--out/<group>/``."""
+    by_key = {r.key: r for r in data.records}
+    worst = sorted(new, key=lambda k: new[k])[: args.overlays]
+    records = [by_key[k] for k in worst]
+    fold_masks = _masks(data, records, model)
+    base_masks = _masks(data, records, args.baseline)
+    for rank, (r, a, b) in enumerate(zip(records, fold_masks, base_masks, strict=True)):
+        truth = read_mask(data.mask_path(r), a.shape)
+        title = (f"{r.filename} ({r.label})\nDice model {new[r.key]:.3f}, "
+                 f"{args.baseline} {old.get(r.key, float('nan')):.3f}, "
+                 f"area model/true {a.sum() / max(1, truth.sum()):.2f}")
+        drawn = draw_outlines(data.image_path(r), [(truth, "yellow"), (b, "orange"),
+                                                   (a, "cyan")], title,
+                              Path(args.out) / safe_name(group) /
+                              f"{rank:02d}-{Path(r.filename).stem}.png")
+        print(f"overlay {drawn}")
+
+
 def _crossval_rows(data: Any, args: argparse.Namespace) -> list[Row]:
     """Each fold's held-out collection: the fold model against the baseline."""
     out = Path(args.crossval)
@@ -110,6 +151,9 @@ def _crossval_rows(data: Any, args: argparse.Namespace) -> list[Row]:
         old = _dice(data, held, args.baseline, out / f"baseline-{safe_name(fold['group'])}.json")
         patient_of = {r.key: r.patient_id for r in held}
         rows.append(_row(fold["group"], new, old, patient_of, fold.get("image_level", False)))
+        if args.overlays:
+            _draw_worst(data, out / safe_name(fold["group"]) / "train" / "best.pt",
+                        fold["group"], new, old, args)
         own = {r.key for r in held if r.filename in test_files}
         if own and len(own) < len(held):
             rows.append(_row(f"{fold['group']} (shipped model's test patients)",
@@ -129,7 +173,8 @@ def _model_rows(data: Any, args: argparse.Namespace) -> list[Row]:
         if not held:
             continue
         name = safe_name(collection or "data")
-        new = _dice(data, held, args.model, cache / f"model-{name}.json")
+        new = _dice(data, held, args.model,
+                    cache / f"model{'-tta' if args.tta else ''}-{name}.json", args.tta)
         old = _dice(data, held, args.baseline, cache / f"baseline-{name}.json")
         patient_of = {r.key: r.patient_id for r in held}
         image_level = all(r.image_is_patient for r in held)
@@ -137,6 +182,8 @@ def _model_rows(data: Any, args: argparse.Namespace) -> list[Row]:
         alike = len(both) == len(held)  # the baseline never trained on these images either
         rows.append(_row(f"{collection} (held out{' by both models' if alike else ''})", new,
                          old, patient_of, image_level))
+        if args.overlays:
+            _draw_worst(data, args.model, collection or "data", new, old, args)
         if both and not alike:
             rows.append(_row(f"{collection} (held out by both models)",
                              {k: new[k] for k in both}, {k: old[k] for k in both},
@@ -154,14 +201,21 @@ def main() -> None:
                     help="where --model stores per-image Dice")
     ap.add_argument("--config", default=str(ROOT / "configs" / "segment-three-collections.yaml"))
     ap.add_argument("--baseline", default="default")
+    ap.add_argument("--tta", action="store_true",
+                    help="--model: segment with test-time augmentation (the baseline without); "
+                    "with --baseline set to the same model this measures the TTA gain")
     ap.add_argument("--json", help="also write the rows here")
+    ap.add_argument("--overlays", type=int, default=0,
+                    help="draw the N worst held-out images of each collection into --out "
+                    "(true mask yellow, the model cyan, the baseline orange)")
+    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "hideseek-loco-worst"))
     args = ap.parse_args()
     config = load_seg_config(args.config)
     data = load_dataset(config.data, require_label=False)
     rows_records = (_crossval_rows(data, args) if args.crossval else _model_rows(data, args))
     rows, records = [r for r, _ in rows_records], [r for _, r in rows_records]
     what = (f"leave-one-collection-out: {args.config}" if args.crossval
-            else f"{args.model} on its own held-out images")
+            else f"{args.model}{' + TTA' if args.tta else ''} on its own held-out images")
     print_table(["held out", "images", "new (fold) model mean Dice (95% CI)",
                  "baseline mean Dice (95% CI)", "p5 new / baseline",
                  "paired difference (95% CI)"], rows, f"{what} vs {args.baseline}")
