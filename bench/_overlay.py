@@ -1,4 +1,4 @@
-"""Drawing mask outlines over an image, for looking at the masks a benchmark ranks worst."""
+"""Looking at masks: a model's masks of some images, and their outlines drawn over an image."""
 
 from __future__ import annotations
 
@@ -9,6 +9,18 @@ import numpy as np
 
 from hideseek.data.io import read_image
 from hideseek.plotting import pyplot, save_figure
+from hideseek.segmentation import load_segmenter
+from hideseek.segmentation.postprocess import postprocess_mask
+from hideseek.segmentation.predict import predict_masks
+
+
+def model_masks(model: str | Path, paths: list[Path]) -> list[np.ndarray]:
+    """A model's post-processed masks of ``paths`` (as ``segment predict``), in their order."""
+    net, size, _ = load_segmenter(model)
+    found: dict[int, np.ndarray] = {}
+    for i, raw in predict_masks(paths, net, size, workers=0, desc=f"segment ({model})"):
+        found[i] = postprocess_mask(raw).mask
+    return [found[i] for i in range(len(paths))]
 
 
 def draw_outlines(path: Path, outlines: Sequence[tuple[np.ndarray, str]], title: str,

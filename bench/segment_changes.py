@@ -25,24 +25,13 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _overlay import draw_outlines
+from _overlay import draw_outlines, model_masks
 from _table import print_table
 from hideseek.bootstrap import mean_interval
 from hideseek.data import load_dataset
-from hideseek.segmentation import load_segmenter
 from hideseek.segmentation.metrics import dice
-from hideseek.segmentation.postprocess import postprocess_mask
-from hideseek.segmentation.predict import predict_masks
 
 SHARED = Path(__file__).parents[1].parent / "shared" / "data"
-
-
-def _masks(model: str, paths: list[Path]) -> list[np.ndarray]:
-    net, size, _ = load_segmenter(model)
-    found: list[np.ndarray | None] = [None] * len(paths)
-    for i, raw in predict_masks(paths, net, size, workers=0, desc=f"segment ({model})"):
-        found[i] = postprocess_mask(raw).mask
-    return [m for m in found if m is not None]
 
 
 def main() -> None:
@@ -56,7 +45,7 @@ def main() -> None:
     data = load_dataset(args.data, require_label=False)
     records = data.records
     paths = [data.image_path(r) for r in records]
-    old, new = _masks(args.old, paths), _masks(args.new, paths)
+    old, new = model_masks(args.old, paths), model_masks(args.new, paths)
     scores = np.array([dice(n, o) for n, o in zip(new, old, strict=True)])
     ratio = np.array([n.sum() / max(1, o.sum()) for n, o in zip(new, old, strict=True)])
     rows, summary = [], []

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _overlay import draw_outlines
+from _overlay import draw_outlines, model_masks
 from _table import print_table
 from hideseek.bootstrap import mean_interval
 from hideseek.data import load_dataset
@@ -50,8 +50,6 @@ from hideseek.protocol.freshness import read_stamped, stage_hash
 from hideseek.segmentation import load_segmenter, shipped_model_path
 from hideseek.segmentation.config import load_seg_config
 from hideseek.segmentation.evaluate import evaluate_segmentation
-from hideseek.segmentation.postprocess import postprocess_mask
-from hideseek.segmentation.predict import predict_masks
 
 ROOT = Path(__file__).parents[1]
 
@@ -107,16 +105,6 @@ def _row(name: str, new: dict[str, float], old: dict[str, float],
 Row = tuple[list[str], dict[str, Any]]
 
 
-def _masks(data: Any, records: list[Any], model: str | Path) -> list[np.ndarray]:
-    """A model's post-processed masks of ``records``, at each image's resolution."""
-    net, size, _ = load_segmenter(model)
-    paths = [data.image_path(r) for r in records]
-    found: dict[int, np.ndarray] = {}
-    for i, raw in predict_masks(paths, net, size, workers=0, desc=f"segment ({model})"):
-        found[i] = postprocess_mask(raw).mask
-    return [found[i] for i in range(len(records))]
-
-
 def _draw_worst(data: Any, model: str | Path, group: str, new: dict[str, float],
                 old: dict[str, float], args: argparse.Namespace) -> None:
     """The ``--overlays`` worst held-out images of ``group`` by ``new``: true mask yellow,
@@ -124,8 +112,8 @@ def _draw_worst(data: Any, model: str | Path, group: str, new: dict[str, float],
     by_key = {r.key: r for r in data.records}
     worst = sorted(new, key=lambda k: new[k])[: args.overlays]
     records = [by_key[k] for k in worst]
-    fold_masks = _masks(data, records, model)
-    base_masks = _masks(data, records, args.baseline)
+    paths = [data.image_path(r) for r in records]
+    fold_masks, base_masks = model_masks(model, paths), model_masks(args.baseline, paths)
     for rank, (r, a, b) in enumerate(zip(records, fold_masks, base_masks, strict=True)):
         truth = read_mask(data.mask_path(r), a.shape)
         title = (f"{r.filename} ({r.label})\nDice model {new[r.key]:.3f}, "
