@@ -114,13 +114,13 @@ def _draw_worst(data: Any, model: str | Path, group: str, new: dict[str, float],
     records = [by_key[k] for k in worst]
     paths = [data.image_path(r) for r in records]
     fold_masks, base_masks = model_masks(model, paths), model_masks(args.baseline, paths)
-    for rank, (r, a, b) in enumerate(zip(records, fold_masks, base_masks, strict=True)):
+    for rank, (r, path, a, b) in enumerate(zip(records, paths, fold_masks, base_masks,
+                                                strict=True)):
         truth = read_mask(data.mask_path(r), a.shape)
         title = (f"{r.filename} ({r.label})\nDice model {new[r.key]:.3f}, "
                  f"{args.baseline} {old.get(r.key, float('nan')):.3f}, "
                  f"area model/true {a.sum() / max(1, truth.sum()):.2f}")
-        drawn = draw_outlines(data.image_path(r), [(truth, "yellow"), (b, "orange"),
-                                                   (a, "cyan")], title,
+        drawn = draw_outlines(path, [(truth, "yellow"), (b, "orange"), (a, "cyan")], title,
                               Path(args.out) / safe_name(group) /
                               f"{rank:02d}-{Path(r.filename).stem}.png")
         print(f"overlay {drawn}")
