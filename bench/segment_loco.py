@@ -25,6 +25,12 @@ the images neither model trained on (held out by both). Dice are stored under ``
 and reused while model and images are unchanged. ``--tta`` segments the model's side with
 test-time augmentation: ``--model three-collections --baseline three-collections --tta`` is the
 paired TTA gain on the same images.
+
+``--qc`` (with ``--crossval``): each fold model also segments its held-out images as ``segment
+predict`` does (``DIR/qc-<collection>/regions.csv``, resumable), and a second table says how
+well the quality-control flags catch its failures on a collection it never saw: the share
+flagged, the share of failures (Dice < 0.8) flagged, mean Dice flagged / not, and the mean and
+5th percentile of the masks that ``on_bad_mask: exclude-flagged`` would keep.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from hideseek.protocol.freshness import read_stamped, stage_hash
 from hideseek.segmentation import load_segmenter, shipped_model_path
 from hideseek.segmentation.config import load_seg_config
 from hideseek.segmentation.evaluate import evaluate_segmentation
+from hideseek.segmentation.predict import predict_dataset, read_regions
 
 ROOT = Path(__file__).parents[1]
 
@@ -104,6 +111,34 @@ def _row(name: str, new: dict[str, float], old: dict[str, float],
 
 Row = tuple[list[str], dict[str, Any]]
 
+#: ``--qc``: a held-out mask below this Dice counts as a failure the flags should catch (as in
+#: the QC section of MODEL_CARD.md).
+FAILURE_DICE = 0.8
+
+
+def _qc_row(data: Any, records: list[Any], model: Path, dice: dict[str, float], out: Path,
+            name: str) -> list[str]:
+    """How the QC flags of ``model``'s masks (``segment predict``) sort its good and bad ones."""
+    if not (out / "regions.csv").exists():
+        net, size, meta = load_segmenter(model)
+        predict_dataset(data.with_records(records), out, net, size, workers=0,
+                        qc_ranges=meta.get("qc_ranges"))
+    flags = read_regions(out / "regions.csv")
+    by_key = {r.key: flags[r.filename]["flagged"] == "1" for r in records}
+    keys = sorted(set(dice) & set(by_key))
+    flagged = np.array([by_key[k] for k in keys])
+    d = np.array([dice[k] for k in keys])
+    failed = d < FAILURE_DICE
+    kept = d[~flagged]
+
+    def mean(v: np.ndarray) -> str:
+        return f"{v.mean():.3f}" if v.size else "-"
+
+    return [name, str(len(keys)), f"{flagged.sum()} ({flagged.mean():.1%})",
+            f"{(flagged & failed).sum()} of {failed.sum()}",
+            f"{mean(d[flagged])} / {mean(kept)}",
+            f"{kept.mean():.3f}, {np.percentile(kept, 5):.3f}" if kept.size else "-"]
+
 
 def _draw_worst(data: Any, model: str | Path, group: str, new: dict[str, float],
                 old: dict[str, float], args: argparse.Namespace) -> None:
@@ -132,21 +167,29 @@ def _crossval_rows(data: Any, args: argparse.Namespace) -> list[Row]:
     result = json.loads((out / "crossval.json").read_text())
     by_key = {r.key: r for r in data.records}
     test_files = set(load_segmenter(args.baseline)[2].get("test_files", []))
-    rows = []
+    rows, qc_rows = [], []
     for fold in result["folds"]:
         new = {k: float(v) for k, v in fold["per_image"].items()}
         held = [by_key[k] for k in new if k in by_key]
         old = _dice(data, held, args.baseline, out / f"baseline-{safe_name(fold['group'])}.json")
         patient_of = {r.key: r.patient_id for r in held}
         rows.append(_row(fold["group"], new, old, patient_of, fold.get("image_level", False)))
+        fold_model = out / safe_name(fold["group"]) / "train" / "best.pt"
         if args.overlays:
-            _draw_worst(data, out / safe_name(fold["group"]) / "train" / "best.pt",
-                        fold["group"], new, old, args)
+            _draw_worst(data, fold_model, fold["group"], new, old, args)
+        if args.qc:
+            qc_rows.append(_qc_row(data, held, fold_model, new,
+                                   out / f"qc-{safe_name(fold['group'])}", fold["group"]))
         own = {r.key for r in held if r.filename in test_files}
         if own and len(own) < len(held):
             rows.append(_row(f"{fold['group']} (shipped model's test patients)",
                              {k: new[k] for k in own}, {k: old[k] for k in own},
                              patient_of, False))
+    if qc_rows:
+        print_table(["held out", "images", "flagged", "failures (Dice < 0.8) flagged",
+                     "mean Dice flagged / not", "kept by exclude-flagged: mean, p5"], qc_rows,
+                    f"quality control of the fold models' masks on their held-out collection "
+                    f"(failure: Dice < {FAILURE_DICE})")
     return rows
 
 
@@ -192,6 +235,9 @@ def main() -> None:
     ap.add_argument("--tta", action="store_true",
                     help="--model: segment with test-time augmentation (the baseline without); "
                     "with --baseline set to the same model this measures the TTA gain")
+    ap.add_argument("--qc", action="store_true",
+                    help="--crossval: how the QC flags of each fold model's masks catch its "
+                    "failures on the collection it never saw")
     ap.add_argument("--json", help="also write the rows here")
     ap.add_argument("--overlays", type=int, default=0,
                     help="draw the N worst held-out images of each collection into --out "

@@ -106,6 +106,15 @@ def test_segment_train_on_several_collections_from_a_config(collections: list[Pa
     assert main(["segment", "train", "--out", str(tmp_path / "none"), *TINY]) == 1
 
 
+def test_segment_train_runs_and_records_every_augmentation(collections: list[Path],
+                                                           tmp_path: Path) -> None:
+    out = tmp_path / "augmented"
+    assert main(["segment", "train", str(collections[0]), "--out", str(out), "--opacity-augment",
+                 "--elastic-augment", "--exposure-augment", *TINY]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["opacity_augment"] and config["elastic_augment"] and config["exposure_augment"]
+
+
 def test_leave_one_collection_out(collections: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "loco"
     args = ["segment", "crossval", *map(str, collections), "--group-by", "source",

@@ -36,7 +36,8 @@ def _config(args: argparse.Namespace) -> Any:
         dice_weight=args.dice_weight, augment=False if args.no_augment else None, seed=args.seed,
         workers=args.workers, schedule=args.schedule, init=args.init, patience=args.patience,
         min_delta=args.min_delta, compile=args.compile, exposure_augment=args.exposure_augment,
-        elastic_augment=args.elastic_augment, collection_sampling=args.collection_sampling,
+        elastic_augment=args.elastic_augment, opacity_augment=args.opacity_augment,
+        collection_sampling=args.collection_sampling,
         samples_per_epoch=args.samples_per_epoch, keep_state=args.keep_state or None)
 
 
@@ -132,6 +133,9 @@ def _training_arguments(p: argparse.ArgumentParser) -> None:
                    "noise (default: no)")
     p.add_argument("--elastic-augment", action=argparse.BooleanOptionalAction, default=None,
                    help="elastic deformation on top of rotation / scale / shift (default: no)")
+    p.add_argument("--opacity-augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="synthetic consolidation: parts of the lungs whitened, label kept "
+                   "(default: no)")
     p.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--schedule", choices=["constant", "cosine"], help="default constant")
     p.add_argument("--init", metavar="MODEL", help="start from these U-Net weights (fine-tune)")

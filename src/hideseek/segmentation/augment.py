@@ -7,7 +7,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ExposureAugment", "JointAugment", "elastic_offsets", "gaussian_blur"]
+__all__ = ["ExposureAugment", "JointAugment", "OpacityAugment", "elastic_offsets",
+           "gaussian_blur"]
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -93,6 +94,55 @@ class ExposureAugment:
         return x.clamp(0, 1)
 
 
+class OpacityAugment:
+    """Synthetic consolidation: parts of the lungs whitened while their label stays *lung*.
+
+    Pneumonia, oedema, effusion and ARDS whiten the lung fields; a U-Net that learned lungs as
+    "the dark fields" then traces a whited-out lung short or not at all (the worst held-out
+    COVID-QU-Ex images of ``weights/MODEL_CARD.md``). This draws a smooth random field, keeps
+    its highest ``coverage`` share inside the lung mask (from patches to whole lungs), softens
+    the edges, and blends the image there towards a soft-tissue grey (a high percentile of the
+    image) by a random opacity: the lung keeps its outline and some of its texture, loses its
+    darkness. Only pixels darker than that grey are changed (bone and devices stay).
+
+    Args:
+        p: Probability of whitening an image.
+        coverage: Range of the share of the lung area whitened.
+        opacity: Range of the blend weight towards the soft-tissue grey.
+        level: Range of the image percentile (0-1) taken as the soft-tissue grey.
+        scale: Blob size: the random field's smoothing sigma as a fraction of the side.
+        generator: Random generator (seeded by the training loop for reproducibility).
+    """
+
+    def __init__(self, p: float = 0.5, coverage: tuple[float, float] = (0.15, 1.0),
+                 opacity: tuple[float, float] = (0.4, 0.95),
+                 level: tuple[float, float] = (0.7, 0.95), scale: float = 0.06,
+                 generator: torch.Generator | None = None) -> None:
+        self.p, self.coverage, self.opacity, self.level = p, coverage, opacity, level
+        self.scale, self.generator = scale, generator
+
+    def _u(self, lo: float, hi: float) -> float:
+        return lo + (hi - lo) * float(torch.rand((), generator=self.generator))
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Whiten part of the lungs of ``x`` (C x H x W in [0, 1]) where ``y`` (H x W) > 0."""
+        if self._u(0, 1) >= self.p:
+            return x
+        lung = y > 0
+        if int(lung.sum()) < 16:
+            return x
+        side = x.shape[-1]
+        field = gaussian_blur(torch.rand((1, *y.shape), generator=self.generator),
+                              self.scale * side)[0].to(x.device)
+        cut = torch.quantile(field[lung].float(), 1 - self._u(*self.coverage))
+        spread = float(field[lung].std()) * 0.5 + 1e-6
+        blob = ((field - cut) / spread).clamp(0, 1) * lung.to(x.dtype)
+        blob = gaussian_blur(blob[None], max(0.5, 0.015 * side))[0]
+        grey = torch.quantile(x.flatten().float(), self._u(*self.level)).to(x.dtype)
+        weight = self._u(*self.opacity) * blob
+        return (x + weight * (grey - x).clamp(min=0)).clamp(0, 1)
+
+
 class JointAugment:
     """Random rotation, scale and shift applied identically to image and mask, then intensity.
 
@@ -105,13 +155,17 @@ class JointAugment:
         exposure: Exposure / contrast augmentation applied last (None: off).
         elastic: Strength of an elastic deformation on top of the affine one
             (:func:`elastic_offsets`; 0: off, and no random numbers are drawn for it).
+        opacity: Synthetic consolidation inside the (transformed) lung mask, applied before
+            the intensity changes (None: off, and no random numbers are drawn for it).
     """
 
     def __init__(self, rotation: float = 10.0, scale: float = 0.1, shift: float = 0.06,
                  intensity: float = 0.1, generator: torch.Generator | None = None,
-                 exposure: ExposureAugment | None = None, elastic: float = 0.0) -> None:
+                 exposure: ExposureAugment | None = None, elastic: float = 0.0,
+                 opacity: OpacityAugment | None = None) -> None:
         self.rotation, self.scale, self.shift, self.intensity = rotation, scale, shift, intensity
         self.generator, self.exposure, self.elastic = generator, exposure, elastic
+        self.opacity = opacity
 
     def _u(self, lo: float, hi: float) -> float:
         return lo + (hi - lo) * float(torch.rand((), generator=self.generator))
@@ -130,6 +184,8 @@ class JointAugment:
                           align_corners=False)[0]
         y = F.grid_sample(y[None, None].float(), grid, mode="nearest", padding_mode="zeros",
                           align_corners=False)[0, 0].long()
+        if self.opacity is not None:
+            x = self.opacity(x, y)
         gain = self._u(1 - self.intensity, 1 + self.intensity)
         bias = self._u(-self.intensity, self.intensity) * 0.5
         gamma = self._u(1 - 2 * self.intensity, 1 + 2 * self.intensity)

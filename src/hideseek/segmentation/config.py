@@ -38,6 +38,9 @@ class SegTrainConfig(BaseModel):
     #: Elastic deformation (the U-Net paper's augmentation for few annotated images) on top of
     #: ``augment``'s rotation / scale / shift.
     elastic_augment: bool = False
+    #: Synthetic consolidation: parts of the lungs (up to whole lungs) whitened towards
+    #: soft-tissue grey, their label kept (:class:`~hideseek.segmentation.augment.OpacityAugment`).
+    opacity_augment: bool = False
     seed: int = 0
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     workers: int = Field(0, ge=0)

@@ -31,7 +31,7 @@ from hideseek.engine import (
 from hideseek.errors import HideseekError
 from hideseek.jsonio import to_json, write_json
 from hideseek.runtime import Runtime, seed_everything
-from hideseek.segmentation.augment import ExposureAugment, JointAugment
+from hideseek.segmentation.augment import ExposureAugment, JointAugment, OpacityAugment
 from hideseek.segmentation.checkpoint import save_segmenter
 from hideseek.segmentation.config import SegTrainConfig, load_seg_config
 from hideseek.segmentation.metrics import dice
@@ -129,9 +129,10 @@ def _task(config: SegTrainConfig, model: UNet, train: SegmentationDataset,
     def batches(epoch: int) -> DataLoader[Any]:
         gen = torch.Generator().manual_seed(epoch_seed(config.seed, epoch, _SEED_STRIDE))
         exposure = ExposureAugment(generator=gen) if config.exposure_augment else None
+        opacity = OpacityAugment(generator=gen) if config.opacity_augment else None
         train.transform = JointAugment(generator=gen, exposure=exposure,
                                        elastic=ELASTIC_STRENGTH if config.elastic_augment
-                                       else 0.0) if config.augment else None
+                                       else 0.0, opacity=opacity) if config.augment else None
         drop_last = n_draws > config.batch_size
         if weights is None:
             return DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=gen,
