@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -72,13 +73,18 @@ def _held_out(model: str) -> set[str]:
     return set(meta.get("val_files", [])) | set(meta.get("test_files", []))
 
 
+def _digest(data: Any, records: list[Any], model: str | Path, tta: bool = False) -> str:
+    """The stamp of a model's results on ``records``: the model's and the files' contents."""
+    files = [data.image_path(r) for r in records] + [data.mask_path(r) for r in records]
+    return stage_hash({"model": content_hash([_model_file(str(model))]),
+                       "files": content_hash([f for f in files if f is not None]),
+                       **({"tta": True} if tta else {})})
+
+
 def _dice(data: Any, records: list[Any], model: str, out: Path, tta: bool = False
           ) -> dict[str, float]:
     """A model's per-image Dice on ``records`` (stamped in ``out``, reused when unchanged)."""
-    files = [data.image_path(r) for r in records] + [data.mask_path(r) for r in records]
-    digest = stage_hash({"model": content_hash([_model_file(model)]),
-                         "files": content_hash([f for f in files if f is not None]),
-                         **({"tta": True} if tta else {})})
+    digest = _digest(data, records, model, tta)
     found = read_stamped(out, digest)
     if found is not None:
         return {k: float(v) for k, v in found["per_image"].items()}
@@ -118,7 +124,14 @@ FAILURE_DICE = 0.8
 
 def _qc_row(data: Any, records: list[Any], model: Path, dice: dict[str, float], out: Path,
             name: str) -> list[str]:
-    """How the QC flags of ``model``'s masks (``segment predict``) sort its good and bad ones."""
+    """How the QC flags of ``model``'s masks (``segment predict``) sort its good and bad ones
+    (the masks are stamped in ``out``: reused, or resumed, while model and images are unchanged).
+    """
+    digest = _digest(data, records, model)
+    if read_stamped(out / "inputs.json", digest) is None:  # new, or model / images changed
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        (out / "inputs.json").write_text(json.dumps({"hash": digest}))
     if not (out / "regions.csv").exists():
         net, size, meta = load_segmenter(model)
         predict_dataset(data.with_records(records), out, net, size, workers=0,

@@ -11,6 +11,11 @@ __all__ = ["ExposureAugment", "JointAugment", "OpacityAugment", "elastic_offsets
            "gaussian_blur"]
 
 
+def _uniform(lo: float, hi: float, generator: torch.Generator | None) -> float:
+    """One uniform draw in ``[lo, hi)`` from ``generator``."""
+    return lo + (hi - lo) * float(torch.rand((), generator=generator))
+
+
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of a C x H x W image (reflect padding at the borders).
 
@@ -77,7 +82,7 @@ class ExposureAugment:
         self.blur, self.noise, self.generator = blur, noise, generator
 
     def _u(self, lo: float, hi: float) -> float:
-        return lo + (hi - lo) * float(torch.rand((), generator=self.generator))
+        return _uniform(lo, hi, self.generator)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         lo, hi = self._u(0, self.window), 1 - self._u(0, self.window)
@@ -122,7 +127,7 @@ class OpacityAugment:
         self.scale, self.generator = scale, generator
 
     def _u(self, lo: float, hi: float) -> float:
-        return lo + (hi - lo) * float(torch.rand((), generator=self.generator))
+        return _uniform(lo, hi, self.generator)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Whiten part of the lungs of ``x`` (C x H x W in [0, 1]) where ``y`` (H x W) > 0."""
@@ -168,7 +173,7 @@ class JointAugment:
         self.opacity = opacity
 
     def _u(self, lo: float, hi: float) -> float:
-        return lo + (hi - lo) * float(torch.rand((), generator=self.generator))
+        return _uniform(lo, hi, self.generator)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         angle = math.radians(self._u(-self.rotation, self.rotation))
