@@ -139,8 +139,9 @@ class OpacityAugment:
         side = x.shape[-1]
         field = gaussian_blur(torch.rand((1, *y.shape), generator=self.generator),
                               self.scale * side)[0].to(x.device)
-        cut = torch.quantile(field[lung].float(), 1 - self._u(*self.coverage))
-        spread = float(field[lung].std()) * 0.5 + 1e-6
+        inside = field[lung].float()
+        cut = torch.quantile(inside, 1 - self._u(*self.coverage))
+        spread = float(inside.std()) * 0.5 + 1e-6
         blob = ((field - cut) / spread).clamp(0, 1) * lung.to(x.dtype)
         blob = gaussian_blur(blob[None], max(0.5, 0.015 * side))[0]
         grey = torch.quantile(x.flatten().float(), self._u(*self.level)).to(x.dtype)
