@@ -31,11 +31,19 @@ predict`` does (``DIR/qc-<collection>/regions.csv``, resumable), and a second ta
 well the quality-control flags catch its failures on a collection it never saw: the share
 flagged, the share of failures (Dice < 0.8) flagged, mean Dice flagged / not, and the mean and
 5th percentile of the masks that ``on_bad_mask: exclude-flagged`` would keep.
+
+``--reading CSV [CSV ...]`` (with ``--crossval --qc``): a reader's verdict on each failure,
+looked at in its overlay (columns ``collection, filename, reading``; e.g.
+``bench/readings/covid-qu-ex-fold.csv``; ``--overlays 200`` draws them): a third table counts
+each reading (and the images not read), how many lie in the collection's worst 5%, how many the
+QC flags caught, and their share of the gap between the mean Dice and 0.95 - which failures are
+the model's errors and which the reference's tracing.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import sys
@@ -153,6 +161,43 @@ def _qc_row(data: Any, records: list[Any], model: Path, dice: dict[str, float], 
             f"{kept.mean():.3f}, {np.percentile(kept, 5):.3f}" if kept.size else "-"]
 
 
+#: ``--reading``: each reading's share of the gap between the mean Dice and this target.
+TARGET_DICE = 0.95
+
+
+def _reading_rows(readings: list[Path], group: str, dice: dict[str, float], qc_dir: Path
+                  ) -> list[list[str]]:
+    """``--reading``: per reading of ``group``'s images (and the images not read): how many, in
+    the worst 5%, flagged, and their share of the gap to :data:`TARGET_DICE` (sum over them of
+    target - Dice, divided by all held-out images)."""
+    by_name = {Path(k).name: v for k, v in dice.items()}
+    read: dict[str, str] = {}
+    for reading in readings:
+        with reading.open(newline="") as fh:
+            mine = {r["filename"]: r["reading"] for r in csv.DictReader(fh)
+                    if r["collection"] == group}
+        unknown = sorted(set(mine) - set(by_name))
+        if unknown:
+            raise SystemExit(f"{reading}: {len(unknown)} file(s) not held out in fold {group}, "
+                             f"e.g. {unknown[0]}")
+        read.update(mine)
+    if not read:
+        return []
+    worst = np.percentile(list(by_name.values()), 5)
+    flags = read_regions(qc_dir / "regions.csv")
+    groups: dict[str, list[str]] = {}
+    for name in by_name:
+        groups.setdefault(read.get(name, "(not read)"), []).append(name)
+    rows = []
+    for what, names in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        d = np.array([by_name[n] for n in names])
+        flagged = sum(flags[n]["flagged"] == "1" for n in names)
+        share = (TARGET_DICE - d).sum() / len(by_name)
+        rows.append([group, what, str(len(names)), str(int((d <= worst).sum())),
+                     f"{flagged} of {len(names)}", f"{share:+.4f}"])
+    return rows
+
+
 def _draw_worst(data: Any, model: str | Path, group: str, new: dict[str, float],
                 old: dict[str, float], args: argparse.Namespace) -> None:
     """The ``--overlays`` worst held-out images of ``group`` by ``new``: true mask yellow,
@@ -174,13 +219,25 @@ def _draw_worst(data: Any, model: str | Path, group: str, new: dict[str, float],
         print(f"overlay {drawn}")
 
 
-def _crossval_rows(data: Any, args: argparse.Namespace) -> list[Row]:
-    """Each fold's held-out collection: the fold model against the baseline."""
+#: A table printed after the main one: headers, rows, title.
+Table = tuple[list[str], list[list[str]], str]
+
+
+def _crossval_rows(data: Any, args: argparse.Namespace) -> tuple[list[Row], list[Table]]:
+    """Each fold's held-out collection: the fold model against the baseline (and the ``--qc`` and
+    ``--reading`` tables)."""
     out = Path(args.crossval)
     result = json.loads((out / "crossval.json").read_text())
     by_key = {r.key: r for r in data.records}
     test_files = set(load_segmenter(args.baseline)[2].get("test_files", []))
-    rows, qc_rows = [], []
+    rows, qc_rows, reading_rows = [], [], []
+    groups = {fold["group"] for fold in result["folds"]}
+    for reading in args.reading or []:
+        with open(reading, newline="") as fh:
+            strange = {r["collection"] for r in csv.DictReader(fh)} - groups
+        if strange:
+            raise SystemExit(f"{reading}: collection {sorted(strange)[0]!r} is no fold of "
+                             f"{out / 'crossval.json'} (folds: {', '.join(sorted(groups))})")
     for fold in result["folds"]:
         new = {k: float(v) for k, v in fold["per_image"].items()}
         held = [by_key[k] for k in new if k in by_key]
@@ -191,19 +248,27 @@ def _crossval_rows(data: Any, args: argparse.Namespace) -> list[Row]:
         if args.overlays:
             _draw_worst(data, fold_model, fold["group"], new, old, args)
         if args.qc:
-            qc_rows.append(_qc_row(data, held, fold_model, new,
-                                   out / f"qc-{safe_name(fold['group'])}", fold["group"]))
+            qc_dir = out / f"qc-{safe_name(fold['group'])}"
+            qc_rows.append(_qc_row(data, held, fold_model, new, qc_dir, fold["group"]))
+            if args.reading:
+                reading_rows += _reading_rows([Path(p) for p in args.reading], fold["group"],
+                                              new, qc_dir)
         own = {r.key for r in held if r.filename in test_files}
         if own and len(own) < len(held):
             rows.append(_row(f"{fold['group']} (shipped model's test patients)",
                              {k: new[k] for k in own}, {k: old[k] for k in own},
                              patient_of, False))
+    tables: list[Table] = []
     if qc_rows:
-        print_table(["held out", "images", "flagged", "failures (Dice < 0.8) flagged",
-                     "mean Dice flagged / not", "kept by exclude-flagged: mean, p5"], qc_rows,
-                    f"quality control of the fold models' masks on their held-out collection "
-                    f"(failure: Dice < {FAILURE_DICE})")
-    return rows
+        tables.append((["held out", "images", "flagged", "failures (Dice < 0.8) flagged",
+                        "mean Dice flagged / not", "kept by exclude-flagged: mean, p5"], qc_rows,
+                       f"quality control of the fold models' masks on their held-out collection "
+                       f"(failure: Dice < {FAILURE_DICE})"))
+    if reading_rows:
+        tables.append((["held out", "reading", "images", "in the worst 5%", "flagged",
+                        f"share of the gap to {TARGET_DICE}"], reading_rows,
+                       f"the failures as read in their overlays ({', '.join(args.reading)})"))
+    return rows, tables
 
 
 def _model_rows(data: Any, args: argparse.Namespace) -> list[Row]:
@@ -251,21 +316,29 @@ def main() -> None:
     ap.add_argument("--qc", action="store_true",
                     help="--crossval: how the QC flags of each fold model's masks catch its "
                     "failures on the collection it never saw")
+    ap.add_argument("--reading", nargs="+",
+                    help="--crossval --qc: readers' CSVs (collection, filename, reading) of the "
+                    "failures: each reading counted, in the worst 5%%, flagged, share of the gap")
     ap.add_argument("--json", help="also write the rows here")
     ap.add_argument("--overlays", type=int, default=0,
                     help="draw the N worst held-out images of each collection into --out "
                     "(true mask yellow, the model cyan, the baseline orange)")
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "hideseek-loco-worst"))
     args = ap.parse_args()
+    if args.reading and not (args.crossval and args.qc):
+        ap.error("--reading needs --crossval and --qc")
     config = load_seg_config(args.config)
     data = load_dataset(config.data, require_label=False)
-    rows_records = (_crossval_rows(data, args) if args.crossval else _model_rows(data, args))
+    rows_records, tables = (_crossval_rows(data, args) if args.crossval
+                            else (_model_rows(data, args), []))
     rows, records = [r for r, _ in rows_records], [r for _, r in rows_records]
     what = (f"leave-one-collection-out: {args.config}" if args.crossval
             else f"{args.model}{' + TTA' if args.tta else ''} on its own held-out images")
     print_table(["held out", "images", "new (fold) model mean Dice (95% CI)",
                  "baseline mean Dice (95% CI)", "p5 new / baseline",
                  "paired difference (95% CI)"], rows, f"{what} vs {args.baseline}")
+    for headers, table_rows, title in tables:
+        print_table(headers, table_rows, title)
     if args.json:
         Path(args.json).write_text(json.dumps(records, indent=1) + "\n")
 

@@ -1,0 +1,77 @@
+"""``bench/segment_loco.py --reading``: a reader's verdicts on failures, counted and weighed."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+READINGS = BENCH / "readings"
+
+
+def _loco() -> ModuleType:
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("hideseek_bench_loco", BENCH / "segment_loco.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_readings_are_counted_with_flags_and_their_share_of_the_gap(tmp_path: Path) -> None:
+    loco = _loco()
+    # 40 held-out images: 36 good (0.96), two failures the model made, two the reference made.
+    dice = {f"coll/img{i:02d}.png": 0.96 for i in range(36)}
+    dice |= {"coll/img36.png": 0.10, "coll/img37.png": 0.50,
+             "coll/img38.png": 0.70, "coll/img39.png": 0.75}
+    reading = _write(tmp_path / "reading.csv", ["collection", "filename", "dice", "reading"], [
+        ["fold", "img36.png", 0.10, "misses-opaque-lung"],
+        ["fold", "img37.png", 0.50, "misses-opaque-lung"],
+        ["fold", "img38.png", 0.70, "reference-omits-opaque-lung"],
+        ["fold", "img39.png", 0.75, "reference-omits-opaque-lung"],
+        ["other-fold", "elsewhere.png", 0.2, "unclear"],  # another fold's: not counted here
+    ])
+    (tmp_path / "qc").mkdir()
+    _write(tmp_path / "qc" / "regions.csv", ["filename", "flagged"],
+           [[Path(k).name, int(k.endswith(("img36.png", "img00.png")))] for k in dice])
+    rows = {r[1]: r for r in loco._reading_rows([reading], "fold", dice, tmp_path / "qc")}
+    assert set(rows) == {"(not read)", "misses-opaque-lung", "reference-omits-opaque-lung"}
+    assert rows["(not read)"][2:5] == ["36", "0", "1 of 36"]
+    assert rows["misses-opaque-lung"][2:5] == ["2", "2", "1 of 2"]  # the two worst: the 5%
+    assert rows["reference-omits-opaque-lung"][2:4] == ["2", "0"]
+    shares = {k: float(r[5]) for k, r in rows.items()}
+    assert shares["misses-opaque-lung"] == pytest.approx((0.85 + 0.45) / 40, abs=1e-4)
+    gap = sum(0.95 - v for v in dice.values()) / len(dice)
+    assert sum(shares.values()) == pytest.approx(gap, abs=3e-4)
+    assert loco._reading_rows([reading], "no-such-fold", dice, tmp_path / "qc") == []
+
+
+def test_a_reading_of_an_image_not_held_out_names_the_file(tmp_path: Path) -> None:
+    loco = _loco()
+    reading = _write(tmp_path / "reading.csv", ["collection", "filename", "dice", "reading"],
+                     [["fold", "stranger.png", 0.3, "unclear"]])
+    with pytest.raises(SystemExit, match=r"reading\.csv: 1 file\(s\) not held out in fold fold"):
+        loco._reading_rows([reading], "fold", {"coll/a.png": 0.9}, tmp_path)
+
+
+def test_shipped_readings_use_the_documented_categories() -> None:
+    documented = {line.split("`")[1] for line in (READINGS / "README.md").read_text().splitlines()
+                  if line.startswith("| `")}
+    for path in READINGS.glob("*.csv"):
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert rows and {r["reading"] for r in rows} <= documented, path.name
+        assert len({r["filename"] for r in rows}) == len(rows), path.name
