@@ -165,20 +165,42 @@ def _qc_row(data: Any, records: list[Any], model: Path, dice: dict[str, float], 
 TARGET_DICE = 0.95
 
 
-def _reading_rows(readings: list[Path], group: str, dice: dict[str, float], qc_dir: Path
+#: ``--reading``: a CSV's rows (collection, filename, reading), with the CSV they came from.
+Readings = list[tuple[Path, list[dict[str, str]]]]
+
+
+def _read_readings(paths: list[str], groups: set[str], crossval: Path) -> Readings:
+    """``--reading``: each CSV's rows, read once; refused when a CSV lacks a column or names a
+    collection that is no fold of ``crossval``."""
+    found: Readings = []
+    for path in map(Path, paths):
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"collection", "filename", "reading"} - set(reader.fieldnames or [])
+            if missing:
+                raise SystemExit(f"{path}: no column {sorted(missing)[0]!r} (a reading has "
+                                 f"collection, filename, reading)")
+            rows = list(reader)
+        strange = {r["collection"] for r in rows} - groups
+        if strange:
+            raise SystemExit(f"{path}: collection {sorted(strange)[0]!r} is no fold of "
+                             f"{crossval} (folds: {', '.join(sorted(groups))})")
+        found.append((path, rows))
+    return found
+
+
+def _reading_rows(readings: Readings, group: str, dice: dict[str, float], qc_dir: Path
                   ) -> list[list[str]]:
     """``--reading``: per reading of ``group``'s images (and the images not read): how many, in
     the worst 5%, flagged, and their share of the gap to :data:`TARGET_DICE` (sum over them of
     target - Dice, divided by all held-out images)."""
     by_name = {Path(k).name: v for k, v in dice.items()}
     read: dict[str, str] = {}
-    for reading in readings:
-        with reading.open(newline="") as fh:
-            mine = {r["filename"]: r["reading"] for r in csv.DictReader(fh)
-                    if r["collection"] == group}
+    for path, entries in readings:
+        mine = {r["filename"]: r["reading"] for r in entries if r["collection"] == group}
         unknown = sorted(set(mine) - set(by_name))
         if unknown:
-            raise SystemExit(f"{reading}: {len(unknown)} file(s) not held out in fold {group}, "
+            raise SystemExit(f"{path}: {len(unknown)} file(s) not held out in fold {group}, "
                              f"e.g. {unknown[0]}")
         read.update(mine)
     if not read:
@@ -231,13 +253,8 @@ def _crossval_rows(data: Any, args: argparse.Namespace) -> tuple[list[Row], list
     by_key = {r.key: r for r in data.records}
     test_files = set(load_segmenter(args.baseline)[2].get("test_files", []))
     rows, qc_rows, reading_rows = [], [], []
-    groups = {fold["group"] for fold in result["folds"]}
-    for reading in args.reading or []:
-        with open(reading, newline="") as fh:
-            strange = {r["collection"] for r in csv.DictReader(fh)} - groups
-        if strange:
-            raise SystemExit(f"{reading}: collection {sorted(strange)[0]!r} is no fold of "
-                             f"{out / 'crossval.json'} (folds: {', '.join(sorted(groups))})")
+    readings = _read_readings(args.reading or [], {fold["group"] for fold in result["folds"]},
+                              out / "crossval.json")
     for fold in result["folds"]:
         new = {k: float(v) for k, v in fold["per_image"].items()}
         held = [by_key[k] for k in new if k in by_key]
@@ -251,8 +268,7 @@ def _crossval_rows(data: Any, args: argparse.Namespace) -> tuple[list[Row], list
             qc_dir = out / f"qc-{safe_name(fold['group'])}"
             qc_rows.append(_qc_row(data, held, fold_model, new, qc_dir, fold["group"]))
             if args.reading:
-                reading_rows += _reading_rows([Path(p) for p in args.reading], fold["group"],
-                                              new, qc_dir)
+                reading_rows += _reading_rows(readings, fold["group"], new, qc_dir)
         own = {r.key for r in held if r.filename in test_files}
         if own and len(own) < len(held):
             rows.append(_row(f"{fold['group']} (shipped model's test patients)",
