@@ -130,11 +130,9 @@ Row = tuple[list[str], dict[str, Any]]
 FAILURE_DICE = 0.8
 
 
-def _qc_row(data: Any, records: list[Any], model: Path, dice: dict[str, float], out: Path,
-            name: str) -> list[str]:
-    """How the QC flags of ``model``'s masks (``segment predict``) sort its good and bad ones
-    (the masks are stamped in ``out``: reused, or resumed, while model and images are unchanged).
-    """
+def _qc_flags(data: Any, records: list[Any], model: Path, out: Path) -> dict[str, bool]:
+    """Whether ``segment predict``'s QC flagged ``model``'s mask, per image file name (the masks
+    are stamped in ``out``: reused, or resumed, while model and images are unchanged)."""
     digest = _digest(data, records, model)
     if read_stamped(out / "inputs.json", digest) is None:  # new, or model / images changed
         shutil.rmtree(out, ignore_errors=True)
@@ -144,8 +142,13 @@ def _qc_row(data: Any, records: list[Any], model: Path, dice: dict[str, float], 
         net, size, meta = load_segmenter(model)
         predict_dataset(data.with_records(records), out, net, size, workers=0,
                         qc_ranges=meta.get("qc_ranges"))
-    flags = read_regions(out / "regions.csv")
-    by_key = {r.key: flags[r.filename]["flagged"] == "1" for r in records}
+    return {name: row["flagged"] == "1" for name, row in read_regions(out / "regions.csv").items()}
+
+
+def _qc_row(records: list[Any], dice: dict[str, float], flags: dict[str, bool], name: str
+            ) -> list[str]:
+    """How the QC ``flags`` of a model's masks sort its good and bad ones."""
+    by_key = {r.key: flags[r.filename] for r in records}
     keys = sorted(set(dice) & set(by_key))
     flagged = np.array([by_key[k] for k in keys])
     d = np.array([dice[k] for k in keys])
@@ -189,8 +192,8 @@ def _read_readings(paths: list[str], groups: set[str], crossval: Path) -> Readin
     return found
 
 
-def _reading_rows(readings: Readings, group: str, dice: dict[str, float], qc_dir: Path
-                  ) -> list[list[str]]:
+def _reading_rows(readings: Readings, group: str, dice: dict[str, float],
+                  flags: dict[str, bool]) -> list[list[str]]:
     """``--reading``: per reading of ``group``'s images (and the images not read): how many, in
     the worst 5%, flagged, and their share of the gap to :data:`TARGET_DICE` (sum over them of
     target - Dice, divided by all held-out images)."""
@@ -206,14 +209,13 @@ def _reading_rows(readings: Readings, group: str, dice: dict[str, float], qc_dir
     if not read:
         return []
     worst = np.percentile(list(by_name.values()), 5)
-    flags = read_regions(qc_dir / "regions.csv")
     groups: dict[str, list[str]] = {}
     for name in by_name:
         groups.setdefault(read.get(name, "(not read)"), []).append(name)
     rows = []
     for what, names in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         d = np.array([by_name[n] for n in names])
-        flagged = sum(flags[n]["flagged"] == "1" for n in names)
+        flagged = sum(flags[n] for n in names)
         share = (TARGET_DICE - d).sum() / len(by_name)
         rows.append([group, what, str(len(names)), str(int((d <= worst).sum())),
                      f"{flagged} of {len(names)}", f"{share:+.4f}"])
@@ -265,10 +267,10 @@ def _crossval_rows(data: Any, args: argparse.Namespace) -> tuple[list[Row], list
         if args.overlays:
             _draw_worst(data, fold_model, fold["group"], new, old, args)
         if args.qc:
-            qc_dir = out / f"qc-{safe_name(fold['group'])}"
-            qc_rows.append(_qc_row(data, held, fold_model, new, qc_dir, fold["group"]))
+            flags = _qc_flags(data, held, fold_model, out / f"qc-{safe_name(fold['group'])}")
+            qc_rows.append(_qc_row(held, new, flags, fold["group"]))
             if args.reading:
-                reading_rows += _reading_rows(readings, fold["group"], new, qc_dir)
+                reading_rows += _reading_rows(readings, fold["group"], new, flags)
         own = {r.key for r in held if r.filename in test_files}
         if own and len(own) < len(held):
             rows.append(_row(f"{fold['group']} (shipped model's test patients)",

@@ -44,11 +44,9 @@ def test_readings_are_counted_with_flags_and_their_share_of_the_gap(tmp_path: Pa
         ["fold", "img39.png", 0.75, "reference-omits-opaque-lung"],
         ["other-fold", "elsewhere.png", 0.2, "unclear"],  # another fold's: not counted here
     ])
-    (tmp_path / "qc").mkdir()
-    _write(tmp_path / "qc" / "regions.csv", ["filename", "flagged"],
-           [[Path(k).name, int(k.endswith(("img36.png", "img00.png")))] for k in dice])
+    flags = {Path(k).name: k.endswith(("img36.png", "img00.png")) for k in dice}
     readings = loco._read_readings([str(reading)], {"fold", "other-fold"}, tmp_path)
-    rows = {r[1]: r for r in loco._reading_rows(readings, "fold", dice, tmp_path / "qc")}
+    rows = {r[1]: r for r in loco._reading_rows(readings, "fold", dice, flags)}
     assert set(rows) == {"(not read)", "misses-opaque-lung", "reference-omits-opaque-lung"}
     assert rows["(not read)"][2:5] == ["36", "0", "1 of 36"]
     assert rows["misses-opaque-lung"][2:5] == ["2", "2", "1 of 2"]  # the two worst: the 5%
@@ -57,7 +55,7 @@ def test_readings_are_counted_with_flags_and_their_share_of_the_gap(tmp_path: Pa
     assert shares["misses-opaque-lung"] == pytest.approx((0.85 + 0.45) / 40, abs=1e-4)
     gap = sum(0.95 - v for v in dice.values()) / len(dice)
     assert sum(shares.values()) == pytest.approx(gap, abs=3e-4)
-    assert loco._reading_rows(readings, "no-such-fold", dice, tmp_path / "qc") == []
+    assert loco._reading_rows(readings, "no-such-fold", dice, flags) == []
 
 
 def test_a_bad_reading_is_refused_in_one_line_naming_the_file(tmp_path: Path) -> None:
@@ -66,7 +64,7 @@ def test_a_bad_reading_is_refused_in_one_line_naming_the_file(tmp_path: Path) ->
     stranger = _write(tmp_path / "stranger.csv", header, [["fold", "stranger.png", 0.3, "unclear"]])
     readings = loco._read_readings([str(stranger)], {"fold"}, tmp_path)
     with pytest.raises(SystemExit, match=r"stranger\.csv: 1 file\(s\) not held out in fold fold"):
-        loco._reading_rows(readings, "fold", {"coll/a.png": 0.9}, tmp_path)
+        loco._reading_rows(readings, "fold", {"coll/a.png": 0.9}, {"a.png": False})
     no_fold = _write(tmp_path / "no_fold.csv", header, [["elsewhere", "a.png", 0.3, "unclear"]])
     with pytest.raises(SystemExit, match=r"no_fold\.csv: collection 'elsewhere' is no fold"):
         loco._read_readings([str(no_fold)], {"fold"}, tmp_path)
